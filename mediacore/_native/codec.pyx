@@ -1,0 +1,96 @@
+# distutils: sources = mediacore/_native/mc_g711.c
+"""G.711 μ-law and L16 byte-order conversion over buffers (see mediacore.codec)."""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from libc.stdint cimport int16_t, uint8_t
+
+from mediacore._native._buffers cimport (PyBuffer_Release, get_pcm, get_bytes, get_dst,
+                                         check_even, check_room)
+
+
+def ulaw_encode(pcm):
+    """μ-law bytes for L16 samples (host byte order); one byte per sample."""
+    cdef Py_buffer src
+    get_pcm(pcm, &src, "PCM input")
+    try:
+        check_even(src.len, "PCM input")
+        out = PyBytes_FromStringAndSize(NULL, src.len >> 1)
+        mc_ulaw_encode(<const int16_t*>src.buf, <uint8_t*>PyBytes_AS_STRING(out), src.len >> 1)
+        return out
+    finally:
+        PyBuffer_Release(&src)
+
+
+def ulaw_decode(ulaw):
+    """L16 samples (host byte order) for μ-law bytes; two bytes per sample."""
+    cdef Py_buffer src
+    get_bytes(ulaw, &src)
+    try:
+        out = PyBytes_FromStringAndSize(NULL, src.len * 2)
+        mc_ulaw_decode(<const uint8_t*>src.buf, <int16_t*>PyBytes_AS_STRING(out), src.len)
+        return out
+    finally:
+        PyBuffer_Release(&src)
+
+
+def ulaw_encode_into(src, dst):
+    """Encode L16 `src` into the writable buffer `dst`; returns the bytes written."""
+    cdef Py_buffer s, d
+    get_pcm(src, &s, "PCM input")
+    try:
+        check_even(s.len, "PCM input")
+        get_dst(dst, &d)
+        try:
+            check_room(d.len, s.len >> 1)
+            mc_ulaw_encode(<const int16_t*>s.buf, <uint8_t*>d.buf, s.len >> 1)
+            return s.len >> 1
+        finally:
+            PyBuffer_Release(&d)
+    finally:
+        PyBuffer_Release(&s)
+
+
+def ulaw_decode_into(src, dst):
+    """Decode μ-law `src` into the writable buffer `dst`; returns the bytes written."""
+    cdef Py_buffer s, d
+    get_bytes(src, &s)
+    try:
+        get_dst(dst, &d)
+        try:
+            check_room(d.len, s.len * 2)
+            mc_ulaw_decode(<const uint8_t*>s.buf, <int16_t*>d.buf, s.len)
+            return s.len * 2
+        finally:
+            PyBuffer_Release(&d)
+    finally:
+        PyBuffer_Release(&s)
+
+
+def l16_swap(pcm):
+    """The same L16 samples with each sample's two bytes swapped (LE <-> BE)."""
+    cdef Py_buffer src
+    get_bytes(pcm, &src)
+    try:
+        check_even(src.len, "L16 input")
+        out = PyBytes_FromStringAndSize(NULL, src.len)
+        mc_l16_swap(<const uint8_t*>src.buf, <uint8_t*>PyBytes_AS_STRING(out), src.len >> 1)
+        return out
+    finally:
+        PyBuffer_Release(&src)
+
+
+def l16_swap_into(src, dst):
+    """Byte-swap L16 `src` into `dst` (which may be `src` itself); returns the bytes written."""
+    cdef Py_buffer s, d
+    get_bytes(src, &s)
+    try:
+        check_even(s.len, "L16 input")
+        get_dst(dst, &d)
+        try:
+            check_room(d.len, s.len)
+            mc_l16_swap(<const uint8_t*>s.buf, <uint8_t*>d.buf, s.len >> 1)
+            return s.len
+        finally:
+            PyBuffer_Release(&d)
+    finally:
+        PyBuffer_Release(&s)
