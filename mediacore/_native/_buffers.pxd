@@ -6,7 +6,16 @@
 # Destinations must be writable. Every acquired view is released by the caller in `finally`.
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
-                             PyBUF_FORMAT, PyBUF_WRITABLE)
+                             PyBUF_FORMAT, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS)
+from cpython.bytearray cimport PyByteArray_CheckExact, PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_CheckExact, PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+# Fast paths: bytes and bytearray (the common cases, ~20 ns per call cheaper) are read
+# directly. The view gets obj = NULL, which makes PyBuffer_Release a no-op; the memory stays
+# valid because the caller's argument holds a reference and no Python code runs in between.
+
+cdef extern from "mc_pybuffer.h":
+    void _direct "mc_buffer_direct" (Py_buffer* view, char* buf, Py_ssize_t n) noexcept
 
 cdef inline bint _is_int16_format(const char* fmt) noexcept:
     if fmt[0] == b'@' or fmt[0] == b'=' or fmt[0] == b'<':
@@ -15,7 +24,13 @@ cdef inline bint _is_int16_format(const char* fmt) noexcept:
 
 cdef inline int get_pcm(object obj, Py_buffer* view, str what) except -1:
     """Acquire a PCM input: bytes-like, or int16 samples."""
-    PyObject_GetBuffer(obj, view, PyBUF_SIMPLE | PyBUF_FORMAT)
+    if PyBytes_CheckExact(obj):
+        _direct(view, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
+        return 0
+    try:
+        PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+    except BufferError as exc:
+        raise ValueError(f"{what} must be a contiguous buffer ({exc})") from None
     if view.itemsize == 1 or (view.itemsize == 2 and view.format != NULL
                               and _is_int16_format(view.format)):
         return 0
@@ -26,11 +41,20 @@ cdef inline int get_pcm(object obj, Py_buffer* view, str what) except -1:
 
 cdef inline int get_bytes(object obj, Py_buffer* view) except -1:
     """Acquire any contiguous buffer as raw bytes."""
-    PyObject_GetBuffer(obj, view, PyBUF_SIMPLE)
+    if PyBytes_CheckExact(obj):
+        _direct(view, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
+        return 0
+    try:
+        PyObject_GetBuffer(obj, view, PyBUF_SIMPLE)
+    except BufferError as exc:
+        raise ValueError(f"input must be a contiguous buffer ({exc})") from None
     return 0
 
 cdef inline int get_dst(object obj, Py_buffer* view) except -1:
     """Acquire a writable destination."""
+    if PyByteArray_CheckExact(obj):
+        _direct(view, PyByteArray_AS_STRING(obj), PyByteArray_GET_SIZE(obj))
+        return 0
     try:
         PyObject_GetBuffer(obj, view, PyBUF_SIMPLE | PyBUF_WRITABLE)
     except BufferError:

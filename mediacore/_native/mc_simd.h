@@ -8,7 +8,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && !defined(MC_NO_CLONES) && !defined(__SANITIZE_ADDRESS__)
-#define MC_HOT __attribute__((target_clones("avx2", "default")))
+#define MC_HOT __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define MC_HOT
 #endif
