@@ -150,6 +150,13 @@ cdef class MediaFrameEncoder:
         self._seq += 1
         return self._seq - 1
 
+    def advance_sequence(self, uint64_t count):
+        """Skip `count` sequence numbers (tests use it to reach many-digit numbers; the
+        engine never needs it)."""
+        if count > (<uint64_t>1 << 62) - self._seq:
+            raise ValueError(f"cannot advance the sequence number {self._seq} by {count}")
+        self._seq += count
+
     def chunk(self, int track):
         """The chunk number the next media message of `track` will carry."""
         _check_track(track)
