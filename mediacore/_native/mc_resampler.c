@@ -23,7 +23,7 @@ static const int16_t UP_ODD[UP_TAPS] = {
     10381, 10381, -3334, 1854, -1181, 782, -524, 338, -218, 121, -77, 26,
 };
 
-#define BLOCK 256  /* input samples per inner pass; keeps the work window on the stack */
+#define BLOCK 512  /* input samples per inner pass (a 20 ms frame at 16 kHz is 320) */
 
 static inline int16_t sat_round(int32_t acc, int shift)
 {
@@ -69,8 +69,9 @@ int mc_rs_delay(const mc_resampler *rs)
     }
 }
 
-/* Portable forms: one output at a time. The AVX2 forms below compute the same integer sums
- * (so the same samples) for 16 inputs / 8 outputs at a time and fall back to these for tails. */
+/* Portable forms: one output at a time. The AVX2 and AVX-512 forms below compute the same
+ * integer sums (so the same samples) 8 or 16 lanes at a time and fall back to the narrower
+ * form for the tail of a block. */
 static void up_scalar(const int16_t *restrict w, size_t n, int16_t *restrict out)
 {
     /* w holds UP_TAPS - 1 history samples, then n new ones */
@@ -113,11 +114,15 @@ static inline __attribute__((target("avx2"))) __m256i tap_pair(const int16_t *c,
 static inline __attribute__((target("avx2"))) __m256i
 fir8(const int16_t *w, const __m256i *pairs, int n_pairs, int shift)
 {
-    __m256i acc = _mm256_set1_epi32(1 << (shift - 1));
-    for (int t = 0; t < n_pairs; t++)
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(
+    /* two accumulators halve the chain of dependent adds (n_pairs is even) */
+    __m256i acc0 = _mm256_set1_epi32(1 << (shift - 1)), acc1 = _mm256_setzero_si256();
+    for (int t = 0; t < n_pairs; t += 2) {
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(
             _mm256_loadu_si256((const __m256i *)(w + 2 * t)), pairs[t]));
-    return _mm256_srai_epi32(acc, shift);
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(
+            _mm256_loadu_si256((const __m256i *)(w + 2 * t + 2)), pairs[t + 1]));
+    }
+    return _mm256_srai_epi32(_mm256_add_epi32(acc0, acc1), shift);
 }
 
 /* int32 lanes -> saturated int16, stored in lane order */
@@ -125,6 +130,17 @@ static inline __attribute__((target("avx2"))) void store8(int16_t *dst, __m256i 
 {
     __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     _mm_storeu_si128((__m128i *)dst, packed);
+}
+
+/* Two int32 vectors holding the outputs at even and at odd positions (8 each) -> 16 int16 in
+ * order: saturate, then put the odd output in the high half of each 32-bit lane. */
+static inline __attribute__((target("avx2"))) __m256i zip_even_odd(__m256i even, __m256i odd)
+{
+    const __m256i lo = _mm256_set1_epi32(-32768), hi = _mm256_set1_epi32(32767);
+    even = _mm256_min_epi32(_mm256_max_epi32(even, lo), hi);
+    odd = _mm256_min_epi32(_mm256_max_epi32(odd, lo), hi);
+    return _mm256_or_si256(_mm256_and_si256(even, _mm256_set1_epi32(0xFFFF)),
+                           _mm256_slli_epi32(odd, 16));
 }
 
 static __attribute__((target("avx2"))) void up_avx2(const int16_t *restrict w, size_t n,
@@ -137,18 +153,16 @@ static __attribute__((target("avx2"))) void up_avx2(const int16_t *restrict w, s
     }
     size_t j = 0;
     for (; j + 16 <= n; j += 16) {
-        int16_t ee[8], eo[8], oe[8], oo[8];  /* phase even/odd x input j even/odd */
-        store8(ee, fir8(w + j, pe, UP_TAPS / 2, 14));
-        store8(eo, fir8(w + j + 1, pe, UP_TAPS / 2, 14));
-        store8(oe, fir8(w + j, po, UP_TAPS / 2, 14));
-        store8(oo, fir8(w + j + 1, po, UP_TAPS / 2, 14));
-        int16_t *o = out + 2 * j;
-        for (int i = 0; i < 8; i++) {
-            o[4 * i] = ee[i];
-            o[4 * i + 1] = oe[i];
-            o[4 * i + 2] = eo[i];
-            o[4 * i + 3] = oo[i];
-        }
+        /* e: even-phase outputs (y[2j]) for inputs j..j+15, o: odd-phase outputs (y[2j+1]) */
+        __m256i e = zip_even_odd(fir8(w + j, pe, UP_TAPS / 2, 14),
+                                 fir8(w + j + 1, pe, UP_TAPS / 2, 14));
+        __m256i o = zip_even_odd(fir8(w + j, po, UP_TAPS / 2, 14),
+                                 fir8(w + j + 1, po, UP_TAPS / 2, 14));
+        /* interleave e and o per 16-bit sample; unpack works per 128-bit half, so the
+         * halves are put back in order by the two permutes */
+        __m256i lo = _mm256_unpacklo_epi16(e, o), hi = _mm256_unpackhi_epi16(e, o);
+        _mm256_storeu_si256((__m256i *)(out + 2 * j), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256((__m256i *)(out + 2 * j + 16), _mm256_permute2x128_si256(lo, hi, 0x31));
     }
     up_scalar(w + j, n - j, out + 2 * j);
 }
@@ -164,11 +178,80 @@ static __attribute__((target("avx2"))) void down_avx2(const int16_t *restrict w,
         store8(out + m, fir8(w + 2 * m, pd, MC_RS_TAPS / 2, 15));
     down_scalar(w + 2 * m, n_out - m, out + m);
 }
+/* The same kernels 16 lanes wide (AVX-512 F + BW). */
+#define MC_AVX512 __attribute__((target("avx512f,avx512bw")))
+
+static inline MC_AVX512 __m512i tap_pair16(const int16_t *c, int t)
+{
+    return _mm512_set1_epi32((int32_t)(((uint32_t)(uint16_t)c[2 * t + 1] << 16)
+                                       | (uint16_t)c[2 * t]));
+}
+
+static inline MC_AVX512 __m512i fir16(const int16_t *w, const __m512i *pairs, int n_pairs,
+                                      int shift)
+{
+    __m512i acc0 = _mm512_set1_epi32(1 << (shift - 1)), acc1 = _mm512_setzero_si512();
+    for (int t = 0; t < n_pairs; t += 2) {
+        acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(_mm512_loadu_si512(w + 2 * t), pairs[t]));
+        acc1 = _mm512_add_epi32(acc1,
+                                _mm512_madd_epi16(_mm512_loadu_si512(w + 2 * t + 2), pairs[t + 1]));
+    }
+    return _mm512_srai_epi32(_mm512_add_epi32(acc0, acc1), shift);
+}
+
+static inline MC_AVX512 __m512i zip_even_odd16(__m512i even, __m512i odd)
+{
+    const __m512i lo = _mm512_set1_epi32(-32768), hi = _mm512_set1_epi32(32767);
+    even = _mm512_min_epi32(_mm512_max_epi32(even, lo), hi);
+    odd = _mm512_min_epi32(_mm512_max_epi32(odd, lo), hi);
+    return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi32(0xFFFF)),
+                           _mm512_slli_epi32(odd, 16));
+}
+
+static MC_AVX512 void up_avx512(const int16_t *restrict w, size_t n, int16_t *restrict out)
+{
+    __m512i pe[UP_TAPS / 2], po[UP_TAPS / 2];
+    for (int t = 0; t < UP_TAPS / 2; t++) {
+        pe[t] = tap_pair16(UP_EVEN, t);
+        po[t] = tap_pair16(UP_ODD, t);
+    }
+    /* unpack interleaves per 128-bit quarter; these qword indices put the quarters in order */
+    const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m512i e = zip_even_odd16(fir16(w + j, pe, UP_TAPS / 2, 14),
+                                   fir16(w + j + 1, pe, UP_TAPS / 2, 14));
+        __m512i o = zip_even_odd16(fir16(w + j, po, UP_TAPS / 2, 14),
+                                   fir16(w + j + 1, po, UP_TAPS / 2, 14));
+        __m512i lo = _mm512_unpacklo_epi16(e, o), hi = _mm512_unpackhi_epi16(e, o);
+        _mm512_storeu_si512(out + 2 * j, _mm512_permutex2var_epi64(lo, first, hi));
+        _mm512_storeu_si512(out + 2 * j + 32, _mm512_permutex2var_epi64(lo, second, hi));
+    }
+    up_avx2(w + j, n - j, out + 2 * j);
+}
+
+static MC_AVX512 void down_avx512(const int16_t *restrict w, size_t n_out, int16_t *restrict out)
+{
+    __m512i pd[MC_RS_TAPS / 2];
+    for (int t = 0; t < MC_RS_TAPS / 2; t++)
+        pd[t] = tap_pair16(DOWN_TAPS, t);
+    size_t m = 0;
+    for (; m + 16 <= n_out; m += 16)
+        _mm256_storeu_si256((__m256i *)(out + m),
+                            _mm512_cvtsepi32_epi16(fir16(w + 2 * m, pd, MC_RS_TAPS / 2, 15)));
+    down_avx2(w + 2 * m, n_out - m, out + m);
+}
 #endif
+
 
 static void up_block(const int16_t *w, size_t n, int16_t *out)
 {
 #if MC_HAVE_AVX2
+    if (mc_cpu_avx512()) {
+        up_avx512(w, n, out);
+        return;
+    }
     if (mc_cpu_avx2()) {
         up_avx2(w, n, out);
         return;
@@ -180,6 +263,10 @@ static void up_block(const int16_t *w, size_t n, int16_t *out)
 static void down_block(const int16_t *w, size_t n_out, int16_t *out)
 {
 #if MC_HAVE_AVX2
+    if (mc_cpu_avx512()) {
+        down_avx512(w, n_out, out);
+        return;
+    }
     if (mc_cpu_avx2()) {
         down_avx2(w, n_out, out);
         return;

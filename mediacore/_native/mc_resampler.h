@@ -13,8 +13,12 @@
  * same samples bit for bit: the state is the last MC_RS_HIST input samples and, when
  * decimating, the parity of the next input index.
  *
- * Measured (tests/native/test_resample_quality.py): passband ripple 0.044 dB (100-3400 Hz),
- * image and alias rejection 66 dB, group delay 22 samples at 16 kHz = 1.375 ms both ways. */
+ * Kernels: portable C, AVX2 and AVX-512 (chosen at run time, see mc_simd.h); all compute the
+ * same integer sums, so every machine produces the same samples.
+ *
+ * Measured (tests/native/test_resample_quality.py): passband ripple 0.043 dB (100-3400 Hz),
+ * image rejection 69.2 dB, alias rejection 69.0 dB (the filter's stopband floor is 66 dB, at
+ * 4600 Hz), group delay 22 samples at 16 kHz = 1.375 ms both ways. */
 #ifndef MC_RESAMPLER_H
 #define MC_RESAMPLER_H
 

@@ -13,16 +13,35 @@
 #define MC_HOT
 #endif
 
-/* Hand-written AVX2 kernels, chosen at run time: GCC and clang on x86-64. */
+/* Hand-written AVX2 and AVX-512 kernels, chosen at run time: GCC and clang on x86-64.
+ * MEDIACORE_SIMD=baseline|avx2 in the environment caps the choice (tests use it to check that
+ * every kernel computes the same samples). */
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(MC_NO_AVX2)
 #define MC_HAVE_AVX2 1
-static inline int mc_cpu_avx2(void)
+#include <stdlib.h>
+#include <string.h>
+
+/* 0 baseline, 1 AVX2, 2 AVX-512 (F + BW) */
+static inline int mc_simd_level(void)
 {
     static int cached = -1;  /* a benign race: every thread computes the same value */
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+    if (cached < 0) {
+        int level = 0;
+        if (__builtin_cpu_supports("avx2"))
+            level = 1;
+        if (level && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+            level = 2;
+        const char *cap = getenv("MEDIACORE_SIMD");
+        if (cap && strcmp(cap, "baseline") == 0)
+            level = 0;
+        else if (cap && strcmp(cap, "avx2") == 0 && level > 1)
+            level = 1;
+        cached = level;
+    }
     return cached;
 }
+static inline int mc_cpu_avx2(void) { return mc_simd_level() >= 1; }
+static inline int mc_cpu_avx512(void) { return mc_simd_level() >= 2; }
 #else
 #define MC_HAVE_AVX2 0
 #endif

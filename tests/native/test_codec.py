@@ -161,3 +161,26 @@ def test_chunking_does_not_change_encoding(data, cut):
 @given(pcm_bytes)
 def test_encode_agrees_with_audioop_on_random_input(data):
     assert ulaw_encode(data) == audioop.lin2ulaw(data, 2)
+
+
+@given(st.binary(max_size=700), st.integers(0, 800),
+       st.sampled_from(["encode", "decode", "swap"]))
+def test_into_either_writes_exactly_or_refuses_and_leaves_dst_alone(src, room, op):
+    fn, per_byte, needs_even = {
+        "encode": (ulaw_encode_into, 0.5, True),
+        "decode": (ulaw_decode_into, 2, False),
+        "swap": (l16_swap_into, 1, True),
+    }[op]
+    dst = bytearray(b"\x5a" * room)
+    need = int(len(src) * per_byte)
+    if needs_even and len(src) % 2:
+        with pytest.raises(ValueError, match="odd number of bytes"):
+            fn(src, dst)
+        assert dst == b"\x5a" * room
+    elif room < need:
+        with pytest.raises(ValueError, match="destination buffer too small"):
+            fn(src, dst)
+        assert dst == b"\x5a" * room
+    else:
+        assert fn(src, dst) == need
+        assert dst[need:] == b"\x5a" * (room - need)

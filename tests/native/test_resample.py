@@ -145,3 +145,24 @@ def test_a_refused_call_leaves_the_state_untouched():
     with pytest.raises(ValueError):
         b.process_into(x, bytearray(1))
     assert a.process(x) == b.process(x)
+
+
+@pytest.mark.parametrize("level", ["baseline", "avx2"])
+def test_every_simd_kernel_computes_the_same_samples(level):
+    """The portable, AVX2 and AVX-512 kernels (whichever this CPU has) agree bit for bit."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from mediacore.codec import Format, Transcoder;"
+            "from mediacore.resample import Resampler;"
+            "x = np.random.default_rng(5).integers(-32768, 32768, 9001).astype(np.int16);"
+            "out = Resampler(8000, 16000).process(x) + Resampler(16000, 8000).process(x)"
+            " + Transcoder(Format.MULAW_8K, Format.L16_16K).process(x.tobytes());"
+            "sys.stdout.buffer.write(out)")
+    run = lambda env: subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                     check=True).stdout
+    default = run(dict(os.environ))
+    capped = run(dict(os.environ, MEDIACORE_SIMD=level))
+    assert len(default) == 2 * 18002 + 2 * 4501 + 4 * 18002
+    assert capped == default
