@@ -21,8 +21,20 @@ MAX_LITERAL_BYTES = 1 << 16
 cdef enum:
     _MAX_DIGITS = 20  # decimal digits of 2**64 - 1
 
+import os
+
 cdef mc_mask_pool _pool
 _pool.pos = MC_MASK_POOL_BYTES  # empty: the first key draws the first block
+
+
+def _empty_mask_pool():
+    """Forget the keys drawn so far. Run in a forked child (below): otherwise parent and
+    child would hand out the same keys from the copied pool."""
+    _pool.pos = MC_MASK_POOL_BYTES
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_empty_mask_pool)
 
 
 cdef inline int _take_key(uint8_t *key) except -1:

@@ -59,3 +59,28 @@ def test_text_frame_returns_fresh_bytes_and_keeps_nothing():
     assert len(frames) > 1  # a fresh mask key each time
     data.extend(b"!")
     assert sys.getrefcount(data) == before
+
+
+FORK_SCRIPT = r"""
+import os
+from mediacore._native.wsframe import text_frame
+text_frame(b"x")  # fill the pool in the parent
+r, w = os.pipe()
+pid = os.fork()
+keys = b"".join(text_frame(b"x")[2:6] for _ in range(8))
+if pid == 0:
+    os.write(w, keys)
+    os._exit(0)
+os.waitpid(pid, 0)
+child = os.read(r, 64)
+print("same" if child == keys else "different")
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_draws_its_own_mask_keys():
+    import subprocess
+    out = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "different"
