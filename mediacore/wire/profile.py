@@ -56,7 +56,20 @@ def track_index(track: int | str) -> int:
 
 
 class Profile:
-    """Base of the per-stream message encoders; see PlivoProfile and TwilioProfile."""
+    """Base of the per-stream message encoders; see PlivoProfile and TwilioProfile.
+
+    The native fast path is exposed as the encoder's own bound methods (no Python frame in
+    between); they take the track as 0 (inbound) or 1 (outbound) and `now_ms` as epoch ms:
+
+    - `media_frame_into(dst, track, now_ms, payload, offset=0) -> int`: the next media
+      message of `track` as one masked text frame, written into `dst` at `offset`;
+    - `tick_into(dst, now_ms, inbound, outbound, offset=0) -> int`: both tracks of one tick,
+      inbound first, back to back (one socket write per fork per tick);
+    - `frame_size(track, now_ms, payload_bytes)` (exact) and `max_frame_size(payload_bytes)`
+      (any numbering) to size `dst`.
+
+    Both raise ValueError, writing nothing and taking no number, when `dst` is too small.
+    """
 
     name: ClassVar[str]
     # names of the three numbers of a media template, in the order they appear: s = sequence
