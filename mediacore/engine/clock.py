@@ -1,0 +1,72 @@
+"""The engine's media clock: one tick every 20 ms, without drift.
+
+Tick n is due at `start + n * period` (never "sleep 20 ms", which drifts by every wake-up's
+delay). All time comes from `trio.current_time()`, so tests run it on `MockClock` with exact
+times. A tick that runs late is still run, at once: every tick carries 20 ms of every call's
+audio, so skipping one would lose audio; the lateness is recorded instead (for the tick
+lateness histogram) and the clock catches up by running overdue ticks back to back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import trio
+
+TICK_S = 0.020
+
+
+@dataclasses.dataclass
+class ClockStats:
+    ticks: int = 0
+    late_ticks: int = 0          # ticks that started more than one period after they were due
+    max_lateness_s: float = 0.0
+    total_lateness_s: float = 0.0
+
+    @property
+    def mean_lateness_s(self) -> float:
+        return self.total_lateness_s / self.ticks if self.ticks else 0.0
+
+
+class MediaClock:
+    """Iterate with `async for tick, due in clock:`; tick counts from 0, due is the tick's
+    scheduled time on the Trio clock."""
+
+    def __init__(self, period_s: float = TICK_S, *, start: float | None = None) -> None:
+        if not period_s > 0:
+            raise ValueError(f"period_s must be positive, not {period_s}")
+        self.period_s = period_s
+        self._start = start
+        self._next = 0
+        self.stats = ClockStats()
+
+    @property
+    def start(self) -> float | None:
+        """Trio time of tick 0 (set when iteration begins unless given)."""
+        return self._start
+
+    def due(self, tick: int) -> float:
+        assert self._start is not None
+        return self._start + tick * self.period_s
+
+    def __aiter__(self) -> MediaClock:
+        # a plain async iterator, not an async generator: breaking out of the loop needs no
+        # aclosing() and leaves nothing for the garbage collector to finalise
+        if self._start is None:
+            self._start = trio.current_time()
+        return self
+
+    async def __anext__(self) -> tuple[int, float]:
+        tick = self._next
+        due = self.due(tick)
+        await trio.sleep_until(due)
+        lateness = trio.current_time() - due
+        stats = self.stats
+        stats.ticks += 1
+        stats.total_lateness_s += lateness
+        if lateness > stats.max_lateness_s:
+            stats.max_lateness_s = lateness
+        if lateness > self.period_s:
+            stats.late_ticks += 1
+        self._next = tick + 1
+        return tick, due

@@ -1,0 +1,54 @@
+"""The media clock on Trio's MockClock: exact tick times, no drift, catch-up after a stall."""
+
+import pytest
+import trio
+import trio.testing
+
+from mediacore.engine.clock import MediaClock
+
+
+def run(fn):
+    trio.run(fn, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_ticks_fall_exactly_on_the_grid():
+    async def main():
+        clock = MediaClock()
+        seen = []
+        async for tick, due in clock:
+            seen.append((tick, due, trio.current_time()))
+            await trio.sleep(0.0073)  # work inside a tick does not shift the grid
+            if tick == 499:
+                break
+        start = clock.start
+        for tick, due, now in seen:
+            assert due == pytest.approx(start + tick * 0.020, abs=1e-9)
+            assert now == pytest.approx(due, abs=1e-9)
+        assert trio.current_time() == pytest.approx(start + 499 * 0.020 + 0.0073, abs=1e-9)
+        assert clock.stats.ticks == 500 and clock.stats.late_ticks == 0
+    run(main)
+
+
+def test_a_stall_is_caught_up_without_losing_ticks():
+    async def main():
+        clock = MediaClock(start=trio.current_time() + 1.0)
+        times = []
+        async for tick, due in clock:
+            times.append(trio.current_time())
+            if tick == 2:
+                await trio.sleep(0.090)  # a 90 ms stall: ticks 3..6 are overdue
+            if tick == 10:
+                break
+        assert len(times) == 11
+        # ticks 3-6 run back to back at the end of the stall, then the grid resumes
+        assert times[3] == times[6] == pytest.approx(1.0 + 0.040 + 0.090, abs=1e-9)
+        assert times[7] == pytest.approx(1.0 + 7 * 0.020, abs=1e-9)
+        # lateness 70, 50, 30, 10 ms: three ticks more than a period late
+        assert clock.stats.late_ticks == 3
+        assert clock.stats.max_lateness_s == pytest.approx(0.070, abs=1e-9)
+    run(main)
+
+
+def test_period_must_be_positive():
+    with pytest.raises(ValueError, match="period_s must be positive"):
+        MediaClock(0)
