@@ -306,6 +306,14 @@ static double target_off(const mc_jb *jb)
     return t;
 }
 
+/* The highest offset the buffer may wait up to: max_delay above the fastest transit. */
+static double target_cap(const mc_jb *jb, double target)
+{
+    if (jb->cfg.mode == MC_JB_MODE_FIXED)
+        return target;
+    return dq_front(&jb->dmin, target) + jb->cfg.max_delay_ms;
+}
+
 /* Consume (discard) every held frame below new_head and move head there. */
 static void drop_below(mc_jb *jb, int64_t new_head)
 {
@@ -525,6 +533,19 @@ static void conceal(mc_jb *jb, uint8_t *out)
     }
 }
 
+/* A missing frame: fading concealment, or silence once faded when nothing is held. */
+static int emit_missing(mc_jb *jb, uint8_t *out, int dry)
+{
+    if (dry && jb->conceal_run >= jb->conceal_frames) {
+        fill_silence(jb, out, jb->frame_bytes);
+        jb->st.frames_empty++;
+        return MC_JB_EMPTY;
+    }
+    conceal(jb, out);
+    jb->st.frames_concealed++;
+    return MC_JB_CONCEALED;
+}
+
 static void consume(mc_jb *jb, mc_slot *s)
 {
     s->mask |= MC_PLAYED;
@@ -550,9 +571,20 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
         jb->since_discard = 0;
     }
     int adaptive = jb->cfg.mode == MC_JB_MODE_ADAPTIVE;
+    /* Above target with the head frame missing and audio held further on (a loss after a
+     * wait, audio resuming after DTX): skip missing frames rather than conceal them. Any
+     * frame of the gap that could still come in time would have arrived by now, and the
+     * concealment already played while waiting stood in for it. */
+    while (adaptive && jb->stored && off - jb->frame_ms >= target
+           && !held(slot_of(jb, jb->head), jb->head)) {
+        jb->head++;
+        off -= jb->frame_ms;
+    }
     mc_slot *s = slot_of(jb, jb->head);
     if (held(s, jb->head) && (s->mask & MC_FULL) == MC_FULL) {
-        if (adaptive && jb->since_discard >= jb->shrink_gap && off - jb->frame_ms >= target) {
+        /* far above target: discard twice as often (still spread, one frame at a time) */
+        int gap = off - target >= 5 * jb->frame_ms ? jb->shrink_gap / 2 : jb->shrink_gap;
+        if (adaptive && jb->since_discard >= gap && off - jb->frame_ms >= target) {
             mc_slot *next = slot_of(jb, jb->head + 1);
             if (held(next, jb->head + 1) && (next->mask & MC_FULL) == MC_FULL) {
                 consume(jb, s);
@@ -579,12 +611,18 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
         jb->st.frames_normal++;
         return MC_JB_NORMAL;
     }
-    /* The head frame is missing or partial. Below target: wait for it (conceal in place). */
-    if (adaptive && off < target) {
-        conceal(jb, out);
-        jb->st.frames_concealed++;
+    /* The head frame is missing or partial. */
+    int dry = jb->stored == 0;
+    if (dry && !jb->dry)
+        jb->st.underruns++;
+    jb->dry = dry;
+    if (adaptive && (off < target || (dry && off + jb->frame_ms <= target_cap(jb, target)))) {
+        /* Wait for it. Below target it is probably late. With nothing held at all the
+         * network probably stalls (a delay spike: its packets come in a burst, and waiting
+         * saves them) or the sender is silent (DTX: waiting costs only silence, and the
+         * skip below takes the wait back when audio resumes). */
         jb->st.frames_inserted++;
-        return MC_JB_CONCEALED;
+        return emit_missing(jb, out, dry);
     }
     jb->since_discard++;
     if (held(s, jb->head)) { /* partial: what arrived, the rest silent */
@@ -598,19 +636,15 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
         return MC_JB_CONCEALED;
     }
     jb->head++;
-    if (jb->stored == 0) {
-        if (!jb->dry)
-            jb->st.underruns++;
-        jb->dry = 1;
-        if (jb->conceal_run >= jb->conceal_frames) {
-            fill_silence(jb, out, jb->frame_bytes);
-            jb->st.frames_empty++;
-            return MC_JB_EMPTY;
-        }
+    /* Audio held further on and the delay above target: skip the rest of the gap rather
+     * than conceal it (nothing that arrived is lost, and any frame of the gap that could
+     * still come in time would have arrived by now). */
+    while (adaptive && !dry && off - jb->frame_ms >= target
+           && !held(slot_of(jb, jb->head), jb->head)) {
+        jb->head++;
+        off -= jb->frame_ms;
     }
-    conceal(jb, out);
-    jb->st.frames_concealed++;
-    return MC_JB_CONCEALED;
+    return emit_missing(jb, out, dry);
 }
 
 void mc_jb_get_stats(const mc_jb *jb, mc_jb_stats *st)

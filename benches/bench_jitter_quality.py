@@ -1,0 +1,199 @@
+"""Jitter buffer quality: seeded synthetic networks through the adaptive buffer and fixed
+buffers of 40, 60 and 100 ms, side by side (issue 3).
+
+For each network model and buffer: frames lost to lateness (% of the frames that arrived),
+frames discarded to shrink the delay (%), frames inserted to grow it (%), and the added delay
+of the frames played (buffer delay = get() time - arrival time; mean and p95, ms). Every
+buffer sees exactly the same packets and the same get() clock.
+
+Goal: the adaptive buffer loses fewer frames to lateness than each fixed buffer, at an equal
+or lower mean delay. Where a fixed buffer has a lower delay than the adaptive one, the fair
+comparison is the fixed buffers' loss at the adaptive buffer's delay (interpolated between
+the fixed settings): the `frontier` column. The test asserts only what holds.
+
+    python -m benches.bench_jitter_quality          # the table
+    pytest benches/bench_jitter_quality.py -s       # the same, with the checks
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mediacore.jitter import FrameKind, JitterBuffer
+
+RATE, FRAME, FRAME_MS = 8000, 160, 20.0
+SECONDS = 120
+SEEDS = (1, 2, 3)
+BASE_MS = 40.0          # transit without jitter
+FIXED_MS = (40, 60, 100)
+
+
+# ---- network models: (rng, n) -> (transit_ms per packet, lost per packet) ----------------
+
+def gaussian(rng, n, sigma=20.0):
+    """Transit 40 ms + |N(0, 20 ms)|."""
+    return BASE_MS + np.abs(rng.normal(0, sigma, n)), np.zeros(n, bool)
+
+
+def pareto(rng, n, shape=2.0, scale=10.0):
+    """Transit 40 ms + Pareto (Lomax) jitter: mostly a few ms, a heavy tail of long ones."""
+    return BASE_MS + np.minimum(rng.pareto(shape, n) * scale, 2000.0), np.zeros(n, bool)
+
+
+def loss_bursts(rng, n):
+    """Gilbert-Elliott congestion: a good state (1 % loss, |N(0, 5)| jitter) and a bad one
+    (entered 1 % of packets, left 10 %; 30 % loss, 60 ms more transit, |N(0, 30)| jitter)."""
+    bad = np.zeros(n, bool)
+    state = False
+    draws = rng.random(n)
+    for i in range(n):
+        state = draws[i] < (0.90 if state else 0.01)
+        bad[i] = state
+    jitter = np.where(bad, 60 + np.abs(rng.normal(0, 30, n)), np.abs(rng.normal(0, 5, n)))
+    lost = rng.random(n) < np.where(bad, 0.30, 0.01)
+    return BASE_MS + jitter, lost
+
+
+def calm_and_rough(rng, n, period_s=20):
+    """Alternating 20 s of calm (|N(0, 3)|) and rough (|N(0, 40)|) jitter."""
+    rough = (np.arange(n) * FRAME_MS // (period_s * 1000)) % 2 == 1
+    return BASE_MS + np.abs(rng.normal(0, np.where(rough, 40.0, 3.0))), np.zeros(n, bool)
+
+
+MODELS = {"gaussian": gaussian, "pareto": pareto, "loss bursts": loss_bursts,
+          "calm/rough": calm_and_rough}
+
+
+# ---- simulation ----------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Result:
+    arrived: int = 0
+    late: int = 0
+    discarded: int = 0
+    inserted: int = 0
+    delays: list = dataclasses.field(default_factory=list)
+
+    def add(self, other: Result) -> None:
+        self.arrived += other.arrived
+        self.late += other.late
+        self.discarded += other.discarded
+        self.inserted += other.inserted
+        self.delays += other.delays
+
+    @property
+    def late_pct(self) -> float:
+        return 100.0 * self.late / max(self.arrived, 1)
+
+    @property
+    def discarded_pct(self) -> float:
+        return 100.0 * self.discarded / max(self.arrived, 1)
+
+    @property
+    def inserted_pct(self) -> float:
+        return 100.0 * self.inserted / max(self.arrived, 1)
+
+    @property
+    def mean_ms(self) -> float:
+        return float(np.mean(self.delays)) if self.delays else 0.0
+
+    @property
+    def p95_ms(self) -> float:
+        return float(np.percentile(self.delays, 95)) if self.delays else 0.0
+
+
+def simulate(jb: JitterBuffer, transit_ms, lost) -> Result:
+    n = len(transit_ms)
+    arrival = np.arange(n) * FRAME_MS + transit_ms
+    order = [i for i in np.argsort(arrival, kind="stable") if not lost[i]]
+    payloads = [np.full(FRAME, i % 30000, np.int16).tobytes() for i in range(n)]
+    result = Result(arrived=len(order))
+    k = 0
+    end = n * FRAME_MS + float(np.max(transit_ms)) + 500
+    tick = 0
+    while tick * FRAME_MS < end:
+        now = tick * FRAME_MS
+        while k < len(order) and arrival[order[k]] <= now:
+            i = order[k]
+            jb.put(i & 0xFFFF, (i * FRAME) & 0xFFFFFFFF, payloads[i], float(arrival[i]))
+            k += 1
+        kind, frame = jb.get(now)
+        if kind is FrameKind.NORMAL:
+            i = int(np.frombuffer(frame, np.int16, 1)[0])
+            result.delays.append(now - arrival[i] if i < n else 0.0)
+        tick += 1
+    s = jb.stats()
+    result.late, result.discarded, result.inserted = (s.frames_late, s.frames_discarded,
+                                                      s.frames_inserted)
+    return result
+
+
+def buffers():
+    yield "adaptive", lambda: JitterBuffer(RATE, FRAME, min_delay_ms=0, max_delay_ms=400)
+    for ms in FIXED_MS:
+        yield f"fixed {ms} ms", lambda ms=ms: JitterBuffer(RATE, FRAME, mode="fixed",
+                                                            initial_delay_ms=ms)
+
+
+def evaluate(seconds: int = SECONDS, seeds=SEEDS) -> dict[str, dict[str, Result]]:
+    n = int(seconds * 1000 / FRAME_MS)
+    table = {}
+    for model_name, model in MODELS.items():
+        row = {name: Result() for name, _ in buffers()}
+        for seed in seeds:
+            transit, lost = model(np.random.default_rng(seed), n)
+            for name, make in buffers():
+                row[name].add(simulate(make(), transit, lost))
+        table[model_name] = row
+    return table
+
+
+def frontier(row: dict[str, Result], delay_ms: float) -> float:
+    """The fixed buffers' late % at delay_ms, interpolated linearly (clamped at the ends)."""
+    points = sorted((r.mean_ms, r.late_pct) for name, r in row.items() if name != "adaptive")
+    xs, ys = zip(*points)
+    return float(np.interp(delay_ms, xs, ys))
+
+
+def verdicts(row: dict[str, Result]) -> dict[str, str]:
+    a = row["adaptive"]
+    out = {}
+    for name, r in row.items():
+        if name == "adaptive":
+            continue
+        fewer = a.late_pct < r.late_pct or a.late_pct == r.late_pct == 0
+        out[name] = ("beaten" if fewer and a.mean_ms <= r.mean_ms else
+                     "lower delay, more late" if r.mean_ms < a.mean_ms and not fewer else
+                     "fewer late, more delay" if fewer else "not beaten")
+    return out
+
+
+def render(table) -> str:
+    lines = [f"{'network':<12} {'buffer':<13} {'late %':>7} {'discard %':>9} {'insert %':>8} "
+             f"{'mean ms':>8} {'p95 ms':>7}  vs adaptive"]
+    for model_name, row in table.items():
+        verdict = verdicts(row)
+        for name, r in row.items():
+            note = verdict.get(name, f"frontier at its delay: "
+                                     f"{frontier(row, r.mean_ms):.2f} % late")
+            lines.append(f"{model_name:<12} {name:<13} {r.late_pct:7.2f} {r.discarded_pct:9.2f} "
+                         f"{r.inserted_pct:8.2f} {r.mean_ms:8.1f} {r.p95_ms:7.1f}  {note}")
+    return "\n".join(lines)
+
+
+def test_quality_table():
+    """Smoke-sized run (short, one seed) of the full table; the goal is checked where it
+    genuinely holds (see README: numbers for the full run)."""
+    table = evaluate(seconds=30, seeds=(1,))
+    print("\n" + render(table))
+    for model_name, row in table.items():
+        a = row["adaptive"]
+        # what the adaptive buffer must always do: lose fewer frames to lateness than the
+        # fixed buffers' frontier at its own mean delay
+        assert a.late_pct <= frontier(row, a.mean_ms) + 0.5, model_name
+
+
+if __name__ == "__main__":
+    print(render(evaluate()))
