@@ -62,7 +62,18 @@ def calm_and_rough(rng, n, period_s=20):
     return BASE_MS + np.abs(rng.normal(0, np.where(rough, 40.0, 3.0))), np.zeros(n, bool)
 
 
-MODELS = {"gaussian": gaussian, "pareto": pareto, "loss bursts": loss_bursts,
+def fifo(model):
+    """The same jitter through a first-in-first-out queue: a packet never overtakes the one
+    before it (one network path), so a long delay holds up the packets behind it."""
+    def queued(rng, n):
+        transit, lost = model(rng, n)
+        arrival = np.maximum.accumulate(np.arange(n) * FRAME_MS + transit)
+        return arrival - np.arange(n) * FRAME_MS, lost
+    return queued
+
+
+MODELS = {"gaussian": gaussian, "pareto": pareto, "gaussian fifo": fifo(gaussian),
+          "pareto fifo": fifo(pareto), "loss bursts": loss_bursts,
           "calm/rough": calm_and_rough}
 
 
@@ -150,35 +161,42 @@ def evaluate(seconds: int = SECONDS, seeds=SEEDS) -> dict[str, dict[str, Result]
     return table
 
 
-def frontier(row: dict[str, Result], delay_ms: float) -> float:
-    """The fixed buffers' late % at delay_ms, interpolated linearly (clamped at the ends)."""
+def frontier(row: dict[str, Result], delay_ms: float) -> float | None:
+    """The fixed buffers' late % at delay_ms, interpolated linearly between the two fixed
+    buffers around it; None outside their range of delays."""
     points = sorted((r.mean_ms, r.late_pct) for name, r in row.items() if name != "adaptive")
     xs, ys = zip(*points)
+    if not xs[0] <= delay_ms <= xs[-1]:
+        return None
     return float(np.interp(delay_ms, xs, ys))
 
 
-def verdicts(row: dict[str, Result]) -> dict[str, str]:
-    a = row["adaptive"]
-    out = {}
-    for name, r in row.items():
-        if name == "adaptive":
-            continue
-        fewer = a.late_pct < r.late_pct or a.late_pct == r.late_pct == 0
-        out[name] = ("beaten" if fewer and a.mean_ms <= r.mean_ms else
-                     "lower delay, more late" if r.mean_ms < a.mean_ms and not fewer else
-                     "fewer late, more delay" if fewer else "not beaten")
-    return out
+def verdict(a: Result, r: Result) -> str:
+    """The adaptive buffer a against the fixed buffer r, from the adaptive side."""
+    fewer = a.late_pct < r.late_pct or a.late_pct == r.late_pct == 0
+    no_more_delay = a.mean_ms <= r.mean_ms
+    if fewer and no_more_delay:
+        return "BEATEN: adaptive has fewer late at <= delay"
+    if fewer:
+        return "adaptive: fewer late, more delay"
+    if no_more_delay:
+        return "adaptive: less delay, more late"
+    return "adaptive worse on both"
 
 
 def render(table) -> str:
-    lines = [f"{'network':<12} {'buffer':<13} {'late %':>7} {'discard %':>9} {'insert %':>8} "
-             f"{'mean ms':>8} {'p95 ms':>7}  vs adaptive"]
+    lines = [f"{'network':<13} {'buffer':<13} {'late %':>7} {'discard %':>9} {'insert %':>8} "
+             f"{'mean ms':>8} {'p95 ms':>7}  comparison"]
     for model_name, row in table.items():
-        verdict = verdicts(row)
+        a = row["adaptive"]
         for name, r in row.items():
-            note = verdict.get(name, f"frontier at its delay: "
-                                     f"{frontier(row, r.mean_ms):.2f} % late")
-            lines.append(f"{model_name:<12} {name:<13} {r.late_pct:7.2f} {r.discarded_pct:9.2f} "
+            if name == "adaptive":
+                f = frontier(row, r.mean_ms)
+                note = "fixed buffers at this delay: " + (
+                    f"{f:.2f} % late" if f is not None else "outside their range")
+            else:
+                note = verdict(a, r)
+            lines.append(f"{model_name:<13} {name:<13} {r.late_pct:7.2f} {r.discarded_pct:9.2f} "
                          f"{r.inserted_pct:8.2f} {r.mean_ms:8.1f} {r.p95_ms:7.1f}  {note}")
     return "\n".join(lines)
 
@@ -190,9 +208,15 @@ def test_quality_table():
     print("\n" + render(table))
     for model_name, row in table.items():
         a = row["adaptive"]
-        # what the adaptive buffer must always do: lose fewer frames to lateness than the
-        # fixed buffers' frontier at its own mean delay
-        assert a.late_pct <= frontier(row, a.mean_ms) + 0.5, model_name
+        # what the adaptive buffer must always do: lose no more frames to lateness than the
+        # fixed buffers would at its own mean delay (within 0.5 % on this short run)...
+        f = frontier(row, a.mean_ms)
+        assert f is None or a.late_pct <= f + 0.5, model_name
+        # ...and no fixed buffer has both a lower delay and fewer late frames
+        for name, r in row.items():
+            if name != "adaptive":
+                assert not (r.mean_ms < a.mean_ms and r.late_pct < a.late_pct), (model_name,
+                                                                                  name)
 
 
 if __name__ == "__main__":

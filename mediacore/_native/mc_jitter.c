@@ -17,23 +17,34 @@
  *   - `stored` counts those frames;
  *   - a played (or skipped, or discarded) slot keeps its frame index with MC_PLAYED set, so a
  *     copy arriving afterwards is recognised as a duplicate rather than late.
+ * Copies are recognised first by sequence number (a bitmap of the last MC_SEQ_SEEN numbers),
+ * then by the granule bits of the frames still in the ring.
  * A packet for a frame >= head + limit makes room by dropping the oldest frames (overflow).
  *
  * Timing. For a packet whose first granule is in frame f, arriving at a_ms, the playout offset
  * it needs is r = a_ms - f * frame_ms (its transit time plus an unknown constant). A get() at
  * now_ms plays frame head with the offset O = now_ms - head * frame_ms; a frame is in time iff
  * r <= O. So the buffer steers O towards a target O*:
- *   - fixed mode: O* = r(first packet) + initial_delay_ms, for the whole stream;
+ *   - fixed mode: O* = r(first packet) + initial_delay_ms, for the whole stream; O never
+ *     changes (no waiting, skipping or discarding);
  *   - adaptive: O* = the highest r over the last MC_WIN packets (sliding max), clamped to
  *     [min_r + min_delay, min_r + max_delay] where min_r is the sliding min (the fastest
  *     transit). A larger r raises O* at once; O* falls only when the peak leaves the window
- *     (~5 s of 20 ms packets), which is the slow decay. A packet with r > min_r + max_delay
- *     (a stall, not jitter) never enters the window.
- * O moves only in whole frames: prefetch (PREFETCH until O >= O*), waiting (when the head frame
- * is missing and O < O*, conceal without advancing: the missing frame is probably late, and
- * this grows the delay exactly when it pays), and discarding (when O - frame_ms >= O*, drop a
- * complete head frame whose successor is complete, at most once per MC_SHRINK_GAP_MS of
- * playout, so shrinking is spread over time).
+ *     (~2.6 s of 20 ms packets), which is the slow decay. A packet with r > min_r + max_delay,
+ *     or arriving within half a frame after one (a stall and its burst, not jitter), never
+ *     enters the window. Before MC_WARM packets, initial_delay_ms is the floor instead.
+ * O moves only in whole frames, and only in adaptive mode:
+ *   - prefetch: PREFETCH until O >= O* (both modes);
+ *   - wait (O grows): the head frame is missing and O < O* (it is probably late), or nothing
+ *     at all is held and O < min_r + max_delay (a delay spike, whose packets then come in a
+ *     burst and play; or DTX silence, which waiting costs nothing but silence): conceal
+ *     without advancing;
+ *   - skip (O shrinks, no audio lost): the head frame is missing, a later one is held and
+ *     O - frame_ms >= O*: missing frames are passed over (a frame of the gap that could still
+ *     be in time would have arrived by now);
+ *   - discard (O shrinks): O - frame_ms >= O* and the head frame and the next are complete:
+ *     drop the head frame, at most once per MC_SHRINK_GAP_MS of playout (half that when O is
+ *     five frames or more above O*), so shrinking is spread over time.
  *
  * Stream changes. A new SSRC, a packet far earlier than any transit seen (forward timestamp
  * jump), a newer sequence number with a timestamp far in the past (backward jump), or a run
@@ -55,7 +66,9 @@
 
 #include "mc_g711.h"
 
-#define MC_WIN 256              /* packets in the jitter window (~5 s of 20 ms packets) */
+#ifndef MC_WIN
+#define MC_WIN 128              /* packets in the jitter window (~2.6 s of 20 ms packets) */
+#endif
 #define MC_WARM 50              /* packets before min_delay replaces initial_delay as floor */
 #define MC_SHRINK_GAP_MS 200.0  /* playout time between two discarded frames */
 #define MC_FADE_MS 60.0         /* concealment fades to silence over this long */
