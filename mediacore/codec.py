@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 
 from mediacore._native.codec import (
+    l16_mix_into,
     l16_swap,
     l16_swap_into,
     ulaw_decode,
@@ -29,6 +30,7 @@ __all__ = [
     "ByteOrder",
     "Format",
     "Transcoder",
+    "l16_mix_into",
     "l16_swap",
     "l16_swap_into",
     "ulaw_decode",

@@ -6,3 +6,4 @@ cdef extern from "mc_g711.h" nogil:
     void mc_ulaw_encode(const int16_t *src, uint8_t *dst, size_t n)
     void mc_ulaw_decode(const uint8_t *src, int16_t *dst, size_t n)
     void mc_l16_swap(const uint8_t *src, uint8_t *dst, size_t n_samples)
+    void mc_l16_mix(const int16_t *a, const int16_t *b, int16_t *dst, size_t n)

@@ -94,3 +94,28 @@ def l16_swap_into(src, dst):
             PyBuffer_Release(&d)
     finally:
         PyBuffer_Release(&s)
+
+
+def l16_mix_into(a, b, dst):
+    """Mix two L16 signals of equal length (host byte order) into `dst`, sample by sample,
+    saturating; returns the bytes written. `dst` may be `a` or `b`."""
+    cdef Py_buffer sa, sb, d
+    get_pcm(a, &sa, "first input")
+    try:
+        get_pcm(b, &sb, "second input")
+        try:
+            check_even(sa.len, "first input")
+            if sb.len != sa.len:
+                raise ValueError(f"inputs to mix differ in length: {sa.len} and {sb.len} bytes")
+            get_dst(dst, &d)
+            try:
+                check_room(d.len, sa.len)
+                mc_l16_mix(<const int16_t*>sa.buf, <const int16_t*>sb.buf, <int16_t*>d.buf,
+                           sa.len >> 1)
+                return sa.len
+            finally:
+                PyBuffer_Release(&d)
+        finally:
+            PyBuffer_Release(&sb)
+    finally:
+        PyBuffer_Release(&sa)

@@ -23,6 +23,14 @@ MC_HOT void mc_l16_swap(const uint8_t *src, uint8_t *dst, size_t n_samples)
     }
 }
 
+MC_HOT void mc_l16_mix(const int16_t *a, const int16_t *b, int16_t *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int32_t v = (int32_t)a[i] + b[i];
+        dst[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+}
+
 MC_HOT void mc_l16_load(const uint8_t *restrict src, int16_t *restrict dst, size_t n, int swap)
 {
     if (!swap) {

@@ -50,6 +50,8 @@ static inline int16_t mc_linear_from_ulaw(uint8_t code)
 void mc_ulaw_encode(const int16_t *src, uint8_t *dst, size_t n);
 void mc_ulaw_decode(const uint8_t *src, int16_t *dst, size_t n);
 void mc_l16_swap(const uint8_t *src, uint8_t *dst, size_t n_samples);
+/* dst = a + b per sample, saturated to int16 (mixing two signals). */
+void mc_l16_mix(const int16_t *a, const int16_t *b, int16_t *dst, size_t n);
 /* Unaligned / byte-order-aware forms used by the transcoder. */
 void mc_l16_load(const uint8_t *src, int16_t *dst, size_t n, int swap);
 void mc_l16_store(const int16_t *src, uint8_t *dst, size_t n, int swap);

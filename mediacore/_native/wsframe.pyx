@@ -180,6 +180,16 @@ cdef class MediaFrameEncoder:
         self._chunk[track] += 1
         return self._chunk[track] - 1
 
+    def rewind_chunk(self, int track, uint64_t chunk):
+        """Make `chunk` (1 <= chunk <= the next chunk) the next chunk number of `track` again:
+        frames that were encoded but never fully written are encoded again after a reconnect
+        with the numbers they had."""
+        _check_track(track)
+        if chunk < 1 or chunk > self._chunk[track]:
+            raise ValueError(f"cannot rewind track {track} from chunk {self._chunk[track]} "
+                             f"to {chunk}")
+        self._chunk[track] = chunk
+
     @property
     def timestamp_origin_ms(self):
         return self._origin_ms

@@ -77,8 +77,7 @@ _ENDINGS = {
 
 TRANSITIONS: dict[tuple[StreamStatus, StreamInput], Transition] = {
     (S.INITIATED, I.FIRST_FRAME_SENT): Transition(S.IN_PROGRESS),
-    **{(S.INITIATED, i): t for i, t in _ENDINGS.items()
-       if i is not I.CONNECTION_LOST},  # before streaming, a lost connection is a failed connect
+    **{(S.INITIATED, i): t for i, t in _ENDINGS.items()},
     **{(S.IN_PROGRESS, i): t for i, t in _ENDINGS.items() if i is not I.CONNECT_FAILED},
 }
 
@@ -86,6 +85,11 @@ TRANSITIONS: dict[tuple[StreamStatus, StreamInput], Transition] = {
 IGNORED: frozenset[tuple[StreamStatus, StreamInput]] = frozenset(
     (status, i) for status in S if status.ended for i in _ENDINGS
 )
+
+
+def ending(event: StreamInput) -> Transition:
+    """The status and stop reason an ending input gives a live stream."""
+    return _ENDINGS[event]
 
 
 def next_state(status: StreamStatus, event: StreamInput) -> Transition | None:

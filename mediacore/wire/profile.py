@@ -104,6 +104,8 @@ class Profile:
         self.tick_into = self._encoder.tick_into
         self.frame_size = self._encoder.frame_size
         self.max_frame_size = self._encoder.max_frame_size
+        # after a reconnect, frames cut off mid-write are encoded again with their chunks
+        self.rewind_chunk = self._encoder.rewind_chunk
 
     # -- numbering ---------------------------------------------------------------------------
 

@@ -184,3 +184,22 @@ def test_into_either_writes_exactly_or_refuses_and_leaves_dst_alone(src, room, o
     else:
         assert fn(src, dst) == need
         assert dst[need:] == b"\x5a" * (room - need)
+
+
+def test_mix_saturates_and_matches_numpy():
+    from mediacore.codec import l16_mix_into
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(-32768, 32768, 500).astype(np.int16)
+    b = rng.integers(-32768, 32768, 500).astype(np.int16)
+    dst = bytearray(1000)
+    assert l16_mix_into(a, b, dst) == 1000
+    expected = np.clip(a.astype(np.int32) + b, -32768, 32767).astype(np.int16)
+    assert bytes(dst) == expected.tobytes()
+    in_place = bytearray(a.tobytes())
+    l16_mix_into(in_place, b, in_place)
+    assert bytes(in_place) == expected.tobytes()
+    with pytest.raises(ValueError, match="differ in length: 1000 and 998 bytes"):
+        l16_mix_into(a, b[:-1], dst)
+    with pytest.raises(ValueError, match="destination buffer too small"):
+        l16_mix_into(a, b, bytearray(10))

@@ -225,3 +225,21 @@ def test_each_format_profile_round_trips(fmt):
     payload = bytes(fmt.frame_bytes)
     expected = python.media(0, payload, 1_705_312_200_020)
     assert websockets_messages(native_frame(native, 0, 1_705_312_200_020, payload)) == [expected]
+
+
+def test_rewind_chunk_reissues_the_chunk_numbers_of_unsent_frames():
+    from mediacore.wire import make_profile
+
+    profile = make_profile("plivo", stream_id="s", call_id="c", account_id="a",
+                           tracks=("inbound", "outbound"))
+    profile.start(1000)
+    buf = bytearray(4096)
+    for _ in range(3):
+        profile.media_frame_into(buf, 0, 1000, bytes(160))
+    assert profile.chunk(0) == 4
+    profile.rewind_chunk(0, 2)
+    assert profile.chunk(0) == 2 and profile.chunk(1) == 1
+    with pytest.raises(ValueError, match="cannot rewind track 0 from chunk 2 to 3"):
+        profile.rewind_chunk(0, 3)
+    with pytest.raises(ValueError, match="cannot rewind"):
+        profile.rewind_chunk(1, 0)

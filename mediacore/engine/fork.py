@@ -1,0 +1,549 @@
+"""One fork: one stream's WebSocket connection, from connect to close (SPEC §3, §3.4).
+
+Theory of operation.
+
+Output has two paths. The *direct path* is the ticker calling `offer()` once per tick: when
+the connection is open and nothing is waiting, the tick's frame(s) are encoded natively into
+`scratch` (one masked text frame per track, back to back) and written with one non-blocking
+send; no task switch, no Python framing. Anything that cannot go out at once takes the *queued
+path*: `queue` holds items not yet encoded (media ticks, control messages), `out` holds encoded
+bytes not yet written, and the connection's writer task drains both, waiting for writability
+only then. Sequence numbers are given at encoding time, so control messages (playedStream,
+stop, ...) are queued as items behind earlier audio, never encoded ahead of it.
+
+Invariants: the direct path runs only when `open` and `queue` and `out` are empty, so bytes
+reach the socket in encoding order. `inflight` lists the items whose bytes are in `out` and
+not yet fully written; after an abnormal close they go back to the front of `queue` (their
+chunk numbers rewound) and are encoded again after the new `start`; bytes already taken by
+the kernel count as sent.
+
+Buffering: `queue` holds up to 40 s of ticks (2,000). Crossing 30/60/90 % reports
+DegradedStream; full ends the stream (slow_consumer while connected, connection_error while
+reconnecting). The kernel send buffer is kept small (64 KiB) so that a server that stops
+reading shows up here instead of hiding in the kernel.
+
+Error boundary: everything a connection does runs inside `run()`; any failure ends this
+stream with a reason and never reaches the ticker, the call or other forks.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import ssl
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import trio
+import wsproto
+from wsproto.events import (BytesMessage, CloseConnection, Ping, Pong, TextMessage)
+
+from mediacore.engine.handshake import (HandshakeFailed, HandshakeRejected, open_websocket,
+                                        request_target, upgrade_headers)
+from mediacore.engine.lifecycle import StreamInput, ending
+from mediacore.engine.params import InvalidParameter, StreamParams
+from mediacore.engine.playout import PlaybackFull
+from mediacore.engine.transport import ConnectError, Connection, open_connection
+from mediacore.wire import (CLOSE_MESSAGE_TOO_BIG, MAX_MESSAGE_BYTES, Checkpoint, Clear,
+                            ClearAudio, Mark, PlayAudio, SendDtmf, Stop, WireProtocolError,
+                            make_profile)
+
+if TYPE_CHECKING:
+    from mediacore.engine.call import Call
+    from mediacore.engine.engine import Engine
+
+log = logging.getLogger("mediacore.fork")
+
+TICKS_PER_S = 50
+BUFFER_TICKS = 40 * TICKS_PER_S
+DEGRADED_PERCENTS = (30, 60, 90)
+PING_INTERVAL_S = 20.0
+PONG_TIMEOUT_S = 20.0
+INITIAL_RETRY_DELAYS_S = (1.0, 2.0)
+RECONNECT_BASE_S = 0.5
+RECONNECT_CAP_S = 10.0
+STOP_GRACE_S = 2.0
+CLOSE_WAIT_S = 1.0
+SEND_BUFFER_BYTES = 64 * 1024
+BATCH_BYTES = 64 * 1024
+
+MEDIA, CONTROL, OPENING, WS = 0, 1, 2, 3  # queue item kinds
+
+
+class _Closed(Exception):
+    """How one connection ended: `clean` (1000/1001 or the server's stop), or abnormal."""
+
+    def __init__(self, reason: str, *, clean: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.clean = clean
+
+
+class Fork:
+    def __init__(self, engine: Engine, call: Call, stream_id: str, params: StreamParams,
+                 account_id: str, auth_token: str | None) -> None:
+        self.engine = engine
+        self.call = call
+        self.stream_id = stream_id
+        self.params = params
+        self.account_id = account_id
+        self.auth_token = auth_token
+        self.profile = make_profile(
+            params.protocol.value, stream_id=stream_id, call_id=call.call_id,
+            account_id=account_id, tracks=params.audio_track.tracks,
+            format=params.content_type, extra_headers=params.extra_headers,
+            l16_byte_order=params.l16_byte_order)
+        self.tracks = tuple(0 if t == "inbound" else 1 for t in params.audio_track.tracks)
+        self.both = len(self.tracks) == 2
+        self.track = self.tracks[0]
+        self.scratch = bytearray()  # sized at the first start (templates exist from then on)
+        self.conn: Connection | None = None
+        self.ws: wsproto.WSConnection | None = None
+        self.open = False
+        self.queue: collections.deque = collections.deque()
+        self.out = bytearray()
+        self.out_pos = 0
+        self.inflight: collections.deque = collections.deque()  # (end offset in out, item)
+        self.ended = False
+        self.streamed = False           # a connection has been open at least once
+        self.first_frame_pending = True
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.reconnects = 0
+        self.degraded_level = 0
+        self._wake_writer = trio.Event()
+        self._active_scope: trio.CancelScope | None = None   # connect or serve: stop cancels
+        self._serving_scope: trio.CancelScope | None = None  # serve: a broken connection cancels
+        self._closed_by_server: _Closed | None = None
+        self._conn_error: str | None = None
+        self._stop_input: StreamInput | None = None
+        self._stop_event = trio.Event()
+        self._stop_error = ""
+        self._awaiting_pong = False
+        self._message = bytearray()
+
+    # -- the direct path (the ticker) ----------------------------------------------------------
+
+    def offer(self, ts_ms: int, inbound, outbound) -> None:
+        """This tick's frame(s), in the stream's format; called once per tick."""
+        if self.open and not self.queue and not self.out:
+            profile, scratch = self.profile, self.scratch
+            if self.both:
+                n = profile.tick_into(scratch, ts_ms, inbound, outbound)
+            else:
+                n = profile.media_frame_into(scratch, self.track, ts_ms,
+                                             inbound if self.track == 0 else outbound)
+            try:
+                sent = self.conn.send(memoryview(scratch)[:n])
+            except OSError as exc:
+                sent = 0
+                self._broken(f"network error: {exc}")
+            self.frames_sent += 2 if self.both else 1
+            if self.first_frame_pending:
+                self._first_frame()
+            if sent < n:
+                self.out += memoryview(scratch)[sent:n]
+                # the tick is re-sent after a reconnect if the rest never gets out
+                item = [MEDIA, ts_ms, inbound, outbound, self._chunks_before(), True]
+                self.inflight.append((len(self.out), item))
+                self._wake()
+            return
+        if self.ended or self._stop_input is not None:
+            return  # a stopping stream takes no new audio (billing halts at the stop)
+        self.queue.append([MEDIA, ts_ms, inbound, outbound, None, False])
+        self._check_buffer()
+
+    def _chunks_before(self) -> tuple[int, int]:
+        """Chunk numbers the tick just encoded carried (the counters have moved past it)."""
+        p = self.profile
+        return (p.chunk(0) - (1 if 0 in self.tracks else 0),
+                p.chunk(1) - (1 if 1 in self.tracks else 0))
+
+    # -- control messages ----------------------------------------------------------------------
+
+    def send_control(self, make) -> None:
+        """Queue the message(s) made by `make()` (a str or a list of str), called when their
+        turn comes, so their sequence numbers follow everything queued before them."""
+        if self.ended:
+            return
+        self.queue.append([CONTROL, make])
+        self._wake()
+
+    def send_dtmf(self, digit: str, now_ms: int) -> None:
+        self.send_control(lambda: self.profile.dtmf(digit, now_ms))
+
+    def _send_ws(self, event) -> None:
+        """A WebSocket control frame (pong, ping, close) from wsproto, in line."""
+        if self.ws is None:
+            return
+        self.queue.append([WS, self.ws.send(event)])
+        self._wake()
+
+    # -- buffering -----------------------------------------------------------------------------
+
+    def _check_buffer(self) -> None:
+        ticks = len(self.queue)
+        if ticks >= BUFFER_TICKS:
+            lost = sum(1 for item in self.queue if item[0] == MEDIA)
+            self.frames_dropped += lost * len(self.tracks)
+            self.queue.clear()
+            self._stop(StreamInput.SLOW_CONSUMER if self.open else StreamInput.CONNECTION_LOST,
+                       error="send buffer full (40 s of audio)")
+            return
+        percent = ticks * 100 // BUFFER_TICKS
+        level = self.degraded_level
+        if level < len(DEGRADED_PERCENTS) and percent >= DEGRADED_PERCENTS[level]:
+            self.degraded_level = level + 1
+            self.engine._degraded(self, DEGRADED_PERCENTS[level])
+
+    def _first_frame(self) -> None:
+        self.first_frame_pending = False
+        self.engine._first_frame(self)
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    def request_stop(self, why: StreamInput) -> None:
+        """End the stream for `why` (API stop, hang-up, shutdown, timeout): `stop` message and
+        close 1000 when connected, at once otherwise."""
+        self._stop(why)
+
+    def _stop(self, why: StreamInput, error: str = "") -> None:
+        if self.ended or self._stop_input is not None:
+            return
+        self._stop_input = why
+        self._stop_error = error
+        self.open = False  # no more direct-path frames: what is queued goes out, then stop
+        self._stop_event.set()
+        if self._active_scope is not None:
+            self._active_scope.cancel()
+
+    def fail_internal(self, exc: BaseException) -> None:
+        """A bug hit this fork on the ticker's side: end this stream only."""
+        log.error("stream %s failed in a tick: %r", self.stream_id, exc)
+        self._stop(StreamInput.CONNECTION_LOST, error=f"internal error: {exc!r}")
+
+    def _broken(self, reason: str) -> None:
+        """The connection failed under the ticker: end it (the fork task decides what next)."""
+        self.open = False
+        if self._conn_error is None:
+            self._conn_error = reason
+        if self._serving_scope is not None:
+            self._serving_scope.cancel()
+
+    def _wake(self) -> None:
+        self._wake_writer.set()
+
+    # -- the fork task -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The error boundary: whatever happens, the stream ends with a reason."""
+        why, error = StreamInput.CONNECTION_LOST, ""
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._timeout, self.engine._timeout_deadline(self))
+                why, error = await self._lifecycle()
+                nursery.cancel_scope.cancel()
+        except Exception as exc:  # the boundary: one fork's bug never leaves the fork
+            log.exception("stream %s failed", self.stream_id)
+            why, error = StreamInput.CONNECTION_LOST, f"internal error: {exc!r}"
+        finally:
+            self._drop_connection()
+            if not self.ended:
+                self.ended = True
+                self.queue.clear()
+                self.engine._ended(self, why, error)
+
+    async def _timeout(self, deadline: float) -> None:
+        await trio.sleep_until(deadline)
+        self._stop(StreamInput.TIMEOUT)
+
+    async def _lifecycle(self):
+        attempt = 0
+        delays = list(INITIAL_RETRY_DELAYS_S)
+        outage_attempts = 0
+        while True:
+            if self._stop_input is not None:
+                return self._stop_input, self._stop_error
+            try:
+                with trio.CancelScope() as self._active_scope:
+                    await self._connect(reconnect=self.reconnects + 1 if self.streamed else 0)
+                self._active_scope = None
+                if self._stop_input is not None:
+                    return self._stop_input, self._stop_error
+            except (ConnectError, HandshakeRejected, HandshakeFailed, InvalidParameter,
+                    OSError) as exc:
+                reason = _describe(exc)
+                if self._stop_input is not None:
+                    return self._stop_input, self._stop_error
+                if not self.streamed:
+                    if not delays:
+                        return StreamInput.CONNECT_FAILED, reason
+                    await self._pause(delays.pop(0))
+                    continue
+                if outage_attempts >= self.params.max_retries:
+                    return StreamInput.CONNECTION_LOST, reason
+                outage_attempts += 1
+                await self._pause(self._backoff(outage_attempts), attempt=outage_attempts,
+                                  reason=reason)
+                continue
+            outage_attempts = 0
+            try:
+                await self._serve()
+                closed = _Closed("stopped")  # _serve returns only for a local stop
+            except _Closed as exc:
+                closed = exc
+            finally:
+                self._active_scope = None
+                self._drop_connection()
+            if self._stop_input is not None:
+                return self._stop_input, self._stop_error
+            if closed.clean:
+                return StreamInput.REMOTE_STOP, ""
+            if self.params.max_retries == 0:
+                return StreamInput.CONNECTION_LOST, closed.reason
+            attempt += 1
+            outage_attempts = 1
+            await self._pause(self._backoff(1), attempt=1, reason=closed.reason)
+
+    async def _pause(self, delay_s: float, *, attempt: int = 0, reason: str = "") -> None:
+        if attempt:
+            self.engine._reconnecting(self, attempt, delay_s, reason)
+        with trio.move_on_after(delay_s):
+            await self._stop_event.wait()
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(RECONNECT_CAP_S, RECONNECT_BASE_S * 2 ** (attempt - 1))
+        return ceiling * (0.5 + 0.5 * self.engine.random.random())
+
+    async def _connect(self, *, reconnect: int) -> None:
+        url = self.params.service_url
+        host, _target, port, tls = request_target(url)
+        ctx = self.engine.ssl_context if tls else None
+        conn = await open_connection(urlsplit(url).hostname or "", port, policy=self.engine.policy,
+                                     ssl_context=ctx)
+        try:
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+            headers = upgrade_headers(url, self.params.header_pairs, self.auth_token)
+            self.ws = await open_websocket(conn, url, headers)
+        except BaseException:
+            conn.close()
+            raise
+        self.conn = conn
+        self._conn_error = None
+        if reconnect:
+            self.reconnects += 1
+            self._requeue_inflight()
+        # the opening messages go first: start (twilio: connected, start)
+        for message in self.profile.opening(self.engine.now_ms(), reconnect=reconnect):
+            self.out += self.profile.frame(message)
+        if not self.scratch:
+            frame = self.profile.max_frame_size(self.params.content_type.frame_bytes)
+            self.scratch = bytearray(2 * frame)
+        self.inflight.append((len(self.out), [OPENING]))
+        self.streamed = True
+        self.open = True
+        self._wake()
+
+    def _requeue_inflight(self) -> None:
+        """Items cut off by the last connection go back to the front of the queue."""
+        items = [item for _, item in self.inflight if item[0] != OPENING]
+        self.inflight.clear()
+        self.out.clear()
+        self.out_pos = 0
+        first_media = next((item for item in items if item[0] == MEDIA), None)
+        if first_media is not None and first_media[4] is not None:
+            for track in self.tracks:
+                self.profile.rewind_chunk(track, first_media[4][track])
+        self.queue.extendleft(reversed(items))
+
+    def _drop_connection(self) -> None:
+        self.open = False
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        self.ws = None
+        self._message.clear()
+        self._awaiting_pong = False
+
+    async def _serve(self) -> None:
+        """Run one open connection until it closes (raises _Closed) or a local stop, which is
+        carried out here (stop message, close 1000) before returning."""
+        self._closed_by_server = None
+        with trio.CancelScope() as self._active_scope:
+            if self._stop_input is not None:
+                self._active_scope.cancel()
+            async with trio.open_nursery() as nursery:
+                self._serving_scope = nursery.cancel_scope
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._keepalive)
+        self._serving_scope = None
+        if self._stop_input is not None:
+            await self._graceful_stop(ending(self._stop_input).stop_reason.value)
+            return
+        if self._closed_by_server is not None:
+            raise self._closed_by_server
+        raise _Closed(self._conn_error or "the connection ended")
+
+    async def _graceful_stop(self, reason: str) -> None:
+        """`stop`, then close 1000, within STOP_GRACE_S; queued audio goes out first."""
+        if self.conn is None or self.ws is None:
+            return
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + STOP_GRACE_S
+            self.queue.append([CONTROL, lambda: self.profile.stop(reason)])
+            self._send_ws(CloseConnection(code=1000))
+            try:
+                await self._drain()
+                with trio.move_on_after(CLOSE_WAIT_S):
+                    while True:
+                        data = await self.conn.receive()
+                        if not data:
+                            break
+            except OSError:
+                pass
+
+    # -- the connection's tasks ----------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                if not self.out and not self.queue:
+                    self._wake_writer = trio.Event()
+                    await self._wake_writer.wait()
+                    continue
+                await self._drain()
+        except OSError as exc:
+            self._broken(f"network error: {exc}")
+
+    async def _drain(self) -> None:
+        """Write `out` and the queue until both are empty."""
+        conn = self.conn
+        while self.out or self.queue:
+            if self.out_pos >= len(self.out):
+                self.out.clear()
+                self.out_pos = 0
+                self._encode_batch()
+                continue
+            sent = conn.send(memoryview(self.out)[self.out_pos:])
+            if sent == 0:
+                await conn.wait_writable()
+                continue
+            self.out_pos += sent
+            inflight = self.inflight
+            while inflight and inflight[0][0] <= self.out_pos:
+                inflight.popleft()
+            if self.out_pos >= len(self.out):
+                self.out.clear()
+                self.out_pos = 0
+                if not self.queue:
+                    self.degraded_level = 0
+                    return
+
+    def _encode_batch(self) -> None:
+        """Encode queued items into `out` (up to BATCH_BYTES)."""
+        profile, out, queue = self.profile, self.out, self.queue
+        while queue and len(out) < BATCH_BYTES:
+            item = queue.popleft()
+            kind = item[0]
+            if kind == MEDIA:
+                _, ts_ms, inbound, outbound, _, counted = item
+                item[4] = (profile.chunk(0), profile.chunk(1))
+                if self.both:
+                    n = profile.tick_into(self.scratch, ts_ms, inbound, outbound)
+                else:
+                    n = profile.media_frame_into(self.scratch, self.track, ts_ms,
+                                                 inbound if self.track == 0 else outbound)
+                out += memoryview(self.scratch)[:n]
+                if not counted:
+                    item[5] = True
+                    self.frames_sent += len(self.tracks)
+                    if self.first_frame_pending:
+                        self._first_frame()
+            elif kind == CONTROL:
+                messages = item[1]()
+                for message in [messages] if isinstance(messages, str) else messages:
+                    out += profile.frame(message)
+            elif kind == WS:
+                out += item[1]
+            self.inflight.append((len(out), item))
+
+    async def _reader(self) -> None:
+        try:
+            while True:
+                data = await self.conn.receive()
+                if not data:
+                    raise _Closed("the server closed the connection without a close frame")
+                self.ws.receive_data(data)
+                for event in self.ws.events():
+                    self._on_ws_event(event)
+        except _Closed as exc:
+            self._closed_by_server = exc
+            self.open = False
+            if exc.clean:
+                # the close reply may still be queued: let the writer send it first
+                with trio.move_on_after(CLOSE_WAIT_S):
+                    await self._drain()
+            self._serving_scope.cancel()
+        except (OSError, wsproto.utilities.RemoteProtocolError) as exc:
+            self._broken(f"network error: {exc}")
+
+    def _on_ws_event(self, event) -> None:
+        if isinstance(event, TextMessage):
+            self._message += event.data.encode("utf-8", "surrogatepass")
+            if len(self._message) > MAX_MESSAGE_BYTES:
+                self._send_ws(CloseConnection(code=CLOSE_MESSAGE_TOO_BIG,
+                                              reason="message too big"))
+                raise _Closed("the server sent a message over 1 MiB (closed with 1009)")
+            if event.message_finished:
+                data = bytes(self._message)
+                self._message.clear()
+                self._on_message(data)
+        elif isinstance(event, BytesMessage):
+            if event.message_finished:
+                self.send_control(lambda: self.profile.error(
+                    "binary messages are not supported; send JSON text messages"))
+        elif isinstance(event, Ping):
+            self._send_ws(event.response())
+        elif isinstance(event, Pong):
+            self._awaiting_pong = False
+        elif isinstance(event, CloseConnection):
+            if self.ws.state is wsproto.connection.ConnectionState.REMOTE_CLOSING:
+                self._send_ws(event.response())
+            code = event.code
+            clean = code in (1000, 1001)
+            raise _Closed(f"the server closed the connection with code {code}", clean=clean)
+
+    def _on_message(self, data: bytes) -> None:
+        try:
+            event = self.profile.parse(data)
+        except WireProtocolError as exc:
+            self.send_control(lambda reason=exc.reason: self.profile.error(reason))
+            return
+        if event is None:
+            return
+        self.engine._server_event(self, event)
+
+    async def _keepalive(self) -> None:
+        while True:
+            await trio.sleep(PING_INTERVAL_S)
+            if self._awaiting_pong:
+                self._broken(f"no pong within {PONG_TIMEOUT_S:g} s")
+                return
+            self._awaiting_pong = True
+            self._send_ws(Ping(payload=b"mediacore"))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectError):
+        return str(exc)
+    if isinstance(exc, HandshakeRejected):
+        return f"handshake: HTTP {exc.status}"
+    if isinstance(exc, HandshakeFailed):
+        return f"handshake: {exc}"
+    if isinstance(exc, InvalidParameter):
+        return f"address: {exc}"
+    if isinstance(exc, ssl.SSLError):
+        return f"tls: {exc}"
+    return f"tcp: {exc}"

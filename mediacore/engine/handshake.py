@@ -1,0 +1,106 @@
+"""The WebSocket opening handshake of a fork (SPEC §3): headers, signature, and wsproto.
+
+wsproto does the HTTP upgrade and, afterwards, parses what the server sends and frames the
+control replies (pong, close). Media frames never pass through it: they are written by the
+native encoder straight to the socket, which wsproto does not need to know about (a client
+connection keeps no state about the data frames it sends).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+import trio
+import wsproto
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
+
+import mediacore
+from mediacore.engine.transport import Connection
+
+HANDSHAKE_TIMEOUT_S = 10.0
+MAX_HANDSHAKE_BYTES = 64 * 1024
+
+
+class HandshakeRejected(Exception):
+    """The server answered the upgrade with an HTTP status instead of 101."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"handshake rejected with HTTP status {status}")
+        self.status = status
+
+
+class HandshakeFailed(Exception):
+    """The upgrade did not complete: the connection closed, timed out or answered garbage."""
+
+
+def signature(auth_token: str, service_url: str, nonce: str) -> str:
+    """X-Signature-V3: base64(HMAC-SHA256(auth token, "GET" + service_url + nonce))."""
+    mac = hmac.new(auth_token.encode(), f"GET{service_url}{nonce}".encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def upgrade_headers(service_url: str, header_pairs, auth_token: str | None,
+                    nonce: str | None = None) -> list[tuple[bytes, bytes]]:
+    """The extra headers of the upgrade request, in the order they are sent."""
+    headers = [(b"User-Agent", f"mediacore/{mediacore.__version__}".encode())]
+    headers += [(f"X-{key}".encode(), value.encode()) for key, value in header_pairs]
+    if auth_token is not None:
+        nonce = nonce or secrets.token_hex(16)
+        sig = signature(auth_token, service_url, nonce).encode()
+        headers += [(b"X-Signature-V3-Nonce", nonce.encode()), (b"X-Signature-V3", sig),
+                    (b"X-Plivo-Signature-V3-Nonce", nonce.encode()),
+                    (b"X-Plivo-Signature-V3", sig)]
+    return headers
+
+
+def request_target(service_url: str) -> tuple[str, str, int, bool]:
+    """(host header, target, port, tls) of a ws:// or wss:// URL."""
+    parts = urlsplit(service_url)
+    tls = parts.scheme.lower() == "wss"
+    port = parts.port or (443 if tls else 80)
+    host = parts.hostname or ""
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port:
+        host_header += f":{parts.port}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return host_header, target, port, tls
+
+
+async def open_websocket(conn: Connection, service_url: str, headers) -> wsproto.WSConnection:
+    """Run the upgrade on `conn`; returns the wsproto connection, open. Bytes the server sent
+    after the 101 are already fed to it."""
+    host_header, target, _, _ = request_target(service_url)
+    ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+    request = ws.send(Request(host=host_header, target=target, extra_headers=headers))
+    with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as scope:
+        view = memoryview(request)
+        while view:
+            sent = conn.send(view)
+            view = view[sent:]
+            if view:
+                await conn.wait_writable()
+        received = 0
+        while True:
+            data = await conn.receive()
+            if not data:
+                raise HandshakeFailed("the server closed the connection during the handshake")
+            received += len(data)
+            if received > MAX_HANDSHAKE_BYTES:
+                raise HandshakeFailed("the handshake response is too large")
+            try:
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, AcceptConnection):
+                        return ws
+                    if isinstance(event, RejectConnection):
+                        raise HandshakeRejected(event.status_code)
+                    if isinstance(event, RejectData):
+                        continue
+            except wsproto.utilities.RemoteProtocolError as exc:
+                raise HandshakeFailed(f"invalid handshake response: {exc}") from None
+    assert scope.cancelled_caught
+    raise HandshakeFailed(f"no handshake response within {HANDSHAKE_TIMEOUT_S:g} s")

@@ -1,0 +1,195 @@
+"""Client sockets for forks: TCP (optionally TLS) driven by Trio readiness, written without
+a task switch.
+
+Why not trio's streams: the hot path writes every fork's frame from one ticker, once per
+20 ms. `trio.SocketStream.send_all` costs a checkpoint and a Python-level loop per call, and
+`trio.SSLStream` runs TLS in Python around a memory BIO. A non-blocking stdlib socket (or
+`ssl.SSLSocket`) encrypts and sends in one C call; only when the kernel buffer is full does a
+fork fall back to waiting (`trio.lowlevel.wait_writable`). Reads are rare (server messages)
+and happen in the fork's own task.
+
+TLS rule this module keeps: after `SSLWantWriteError`, OpenSSL has consumed part of the
+offered bytes and must be offered the same bytes again (more may follow them), so callers
+retry from the same unsent position and never offer less than before (Connection.send does
+this bookkeeping through `min_offer`).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+
+import trio
+
+from mediacore.engine.params import InvalidParameter, UrlPolicy
+
+RECV_BYTES = 65536
+MAX_OFFER_BYTES = 256 * 1024  # bytes offered to one send() call
+
+
+class ConnectError(Exception):
+    """A connection could not be made; `stage` says where (dns, address, tcp, tls)."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.message = message
+
+
+class Connection:
+    """One connected, non-blocking client socket (plain or TLS)."""
+
+    def __init__(self, sock: socket.socket, peer: tuple) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.tls = isinstance(sock, ssl.SSLSocket)
+        self.closed = False
+        self._min_offer = 0  # TLS: bytes that must be offered again after a WANT_WRITE
+
+    def send(self, data) -> int:
+        """Send what the kernel takes now; returns the bytes sent (0: would block).
+        Raises OSError (ConnectionError) when the connection is broken."""
+        if self.tls:
+            offer = memoryview(data)[:max(MAX_OFFER_BYTES, self._min_offer)]
+            try:
+                sent = self.sock.send(offer)
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                self._min_offer = max(self._min_offer, len(offer))
+                return 0
+            except ssl.SSLError as exc:
+                raise ConnectionError(f"TLS error while sending: {exc}") from exc
+            self._min_offer = 0
+            return sent
+        try:
+            return self.sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    async def wait_writable(self) -> None:
+        await trio.lowlevel.wait_writable(self.sock)
+
+    async def receive(self) -> bytes:
+        """The next bytes from the server (b"" at end of stream). Waits as needed."""
+        while True:
+            try:
+                return self.sock.recv(RECV_BYTES)
+            except ssl.SSLWantReadError:
+                await trio.lowlevel.wait_readable(self.sock)
+            except ssl.SSLWantWriteError:
+                await trio.lowlevel.wait_writable(self.sock)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(self.sock)
+            except ssl.SSLZeroReturnError:
+                return b""
+            except ssl.SSLError as exc:
+                raise ConnectionError(f"TLS error while receiving: {exc}") from exc
+
+    def close(self) -> None:
+        """Close at once (no TLS close_notify wait); wakes any task waiting on the socket."""
+        if self.closed:
+            return
+        self.closed = True
+        trio.lowlevel.notify_closing(self.sock)
+        self.sock.close()
+
+
+async def resolve(host: str, port: int, policy: UrlPolicy, field: str = "service_url") -> list:
+    """Addresses for host:port that the policy admits (InvalidParameter if none is)."""
+    try:
+        infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConnectError("dns", f"cannot resolve {host}: {exc.strerror}") from None
+    admitted, refusal = [], None
+    for family, type_, proto, _, addr in infos:
+        try:
+            policy.check_address(field, addr[0])
+        except InvalidParameter as exc:
+            refusal = exc
+            continue
+        admitted.append((family, type_, proto, addr))
+    if not admitted:
+        assert refusal is not None
+        raise refusal
+    return admitted
+
+
+async def _connect_tcp(family, type_, proto, addr) -> socket.socket:
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        err = sock.connect_ex(addr)
+        if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            raise OSError(err, errno.errorcode.get(err, str(err)))
+        if err:
+            await trio.lowlevel.wait_writable(sock)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, errno.errorcode.get(err, str(err)))
+        return sock
+    except BaseException:
+        trio.lowlevel.notify_closing(sock)
+        sock.close()
+        raise
+
+
+async def _tls_handshake(sock: ssl.SSLSocket) -> None:
+    while True:
+        try:
+            sock.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            await trio.lowlevel.wait_readable(sock)
+        except ssl.SSLWantWriteError:
+            await trio.lowlevel.wait_writable(sock)
+
+
+async def open_connection(host: str, port: int, *, policy: UrlPolicy,
+                          ssl_context: ssl.SSLContext | None = None) -> Connection:
+    """Resolve (checking every address against the policy), connect, and run the TLS
+    handshake when `ssl_context` is given. Raises ConnectError naming the stage, or
+    InvalidParameter when the host resolves only to refused addresses."""
+    last: ConnectError | None = None
+    for family, type_, proto, addr in await resolve(host, port, policy):
+        try:
+            sock = await _connect_tcp(family, type_, proto, addr)
+        except OSError as exc:
+            last = ConnectError("tcp", f"cannot connect to {addr[0]} port {addr[1]}: "
+                                       f"{exc.strerror or exc}")
+            continue
+        if ssl_context is None:
+            return Connection(sock, addr)
+        try:
+            tls = ssl_context.wrap_socket(sock, server_hostname=host,
+                                          do_handshake_on_connect=False)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            await _tls_handshake(tls)
+        except ssl.SSLCertVerificationError as exc:
+            _close(tls)
+            raise ConnectError("tls", f"certificate verification failed: "
+                                      f"{exc.verify_message or exc.reason}") from None
+        except (ssl.SSLError, OSError) as exc:
+            _close(tls)
+            raise ConnectError("tls", f"handshake failed: {exc}") from None
+        except BaseException:
+            _close(tls)
+            raise
+        return Connection(tls, addr)
+    assert last is not None
+    raise last
+
+
+def _close(sock: socket.socket) -> None:
+    trio.lowlevel.notify_closing(sock)
+    sock.close()
+
+
+def client_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Certificate and host name verified against the system store, or `ca_file`."""
+    ctx = ssl.create_default_context(cafile=ca_file)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx

@@ -1,0 +1,36 @@
+"""Shared pieces of the engine tests."""
+
+from __future__ import annotations
+
+import contextlib
+
+import trio
+
+from mediacore.engine.engine import Engine
+from mediacore.engine.params import UrlPolicy
+
+LOOPBACK = UrlPolicy.allowing("127.0.0.0/8", "::1/128", plain_ws=True)
+
+
+@contextlib.asynccontextmanager
+async def engine_for(certs, **kwargs):
+    async with Engine(policy=LOOPBACK, ssl_context=certs.client, **kwargs) as engine:
+        yield engine
+
+
+def drain_events(engine) -> list:
+    events = []
+    while True:
+        try:
+            events.append(engine.events.receive_nowait())
+        except trio.WouldBlock:
+            return events
+
+
+def kinds(events) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def tone_frame(i: int, size: int = 160) -> bytes:
+    """A frame whose bytes say which frame it is."""
+    return bytes([i % 256]) * size

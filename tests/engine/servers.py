@@ -1,0 +1,86 @@
+"""Real WebSocket servers for engine tests: trio-websocket over TLS (trustme certificates),
+recording every message per connection and acting out scripted behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import ssl
+
+import trio
+import trustme
+from trio_websocket import ConnectionClosed, serve_websocket
+
+
+@dataclasses.dataclass
+class Connection:
+    """One accepted connection: its upgrade request and the messages received."""
+
+    path: str
+    headers: dict[str, str]
+    messages: list[dict] = dataclasses.field(default_factory=list)
+    closed: trio.Event = dataclasses.field(default_factory=trio.Event)
+    close_code: int | None = None
+    ws: object = None
+
+    def events(self, name: str) -> list[dict]:
+        return [m for m in self.messages if m.get("event") == name]
+
+
+class Recorder:
+    """A server whose handler is `behaviour(conn, ws)`: by default it accepts and records
+    until the client closes."""
+
+    def __init__(self, behaviour=None, reject_status: int | None = None) -> None:
+        self.connections: list[Connection] = []
+        self.behaviour = behaviour
+        self.reject_status = reject_status
+        self.new_connection = trio.Event()
+        self.port = 0
+
+    async def handler(self, request) -> None:
+        headers = {k.decode().lower(): v.decode() for k, v in request.headers}
+        if self.reject_status is not None:
+            await request.reject(self.reject_status)
+            return
+        ws = await request.accept()
+        conn = Connection(request.path, headers, ws=ws)
+        self.connections.append(conn)
+        self.new_connection.set()
+        self.new_connection = trio.Event()
+        try:
+            if self.behaviour is not None:
+                await self.behaviour(conn, ws)
+            else:
+                await receive_all(conn, ws)
+        except ConnectionClosed as exc:
+            conn.close_code = exc.reason.code
+        finally:
+            conn.closed.set()
+
+    @property
+    def media(self) -> list[dict]:
+        return [m for c in self.connections for m in c.events("media")]
+
+
+async def receive_all(conn: Connection, ws) -> None:
+    while True:
+        message = await ws.get_message()
+        conn.messages.append(json.loads(message))
+
+
+class TlsCerts:
+    def __init__(self) -> None:
+        self.ca = trustme.CA()
+        cert = self.ca.issue_cert("localhost", "127.0.0.1")
+        self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(self.server)
+        self.client = ssl.create_default_context()
+        self.ca.configure_trust(self.client)
+
+
+async def start_server(nursery, recorder: Recorder, ssl_context=None) -> Recorder:
+    server = await nursery.start(serve_websocket, recorder.handler, "127.0.0.1", 0,
+                                 ssl_context)
+    recorder.port = server.port
+    return recorder

@@ -1,0 +1,75 @@
+"""Streams end to end against a real TLS WebSocket server (trio-websocket, trustme
+certificates), on MockClock so every time is exact."""
+
+import base64
+
+import pytest
+import trio
+
+from mediacore.codec import Format
+from mediacore.engine.events import StreamEnded, StreamStarted
+from mediacore.engine.handshake import signature
+from mediacore.engine.lifecycle import StopReason, StreamStatus
+from tests.engine.conftest import run_mock
+from tests.engine.helpers import drain_events, engine_for, kinds, tone_frame
+from tests.engine.servers import Recorder, start_server
+
+
+def wss(recorder, path="/stream"):
+    return f"wss://127.0.0.1:{recorder.port}{path}"
+
+
+def test_a_stream_sends_start_then_one_frame_per_tick_then_stop(certs):
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(), certs.server)
+            async with engine_for(certs) as engine:
+                engine.open_call("call-1", format=Format.MULAW_8K, call_from="+1555", call_to="+1666")
+                stream = await engine.start_stream(
+                    "call-1", {"service_url": wss(server), "content_type": "audio/x-mulaw;rate=8000",
+                               "extra_headers": "team=blue,id=7"},
+                    account_id="MA42", auth_token="s3cret")
+                assert stream.status is StreamStatus.INITIATED
+                for i in range(100):
+                    engine.feed("call-1", "inbound", tone_frame(i))
+                await trio.sleep(1.0)
+                engine.stop_stream(stream.stream_id)
+                await trio.sleep(0.5)
+                final = engine.get(stream.stream_id)
+                events = drain_events(engine)
+            nursery.cancel_scope.cancel()
+        conn = server.connections[0]
+        messages = conn.messages
+        assert [m["event"] for m in messages[:2]] == ["start", "media"]
+        assert messages[-1]["event"] == "stop" and messages[-1]["stop"] == {
+            "callId": "call-1", "reason": "api_request"}
+        assert conn.close_code == 1000
+        assert [m["sequenceNumber"] for m in messages] == list(range(1, len(messages) + 1))
+        media = conn.events("media")
+        assert [m["media"]["chunk"] for m in media] == list(range(1, len(media) + 1))
+        # the fed frames, in order, then silence
+        payloads = [base64.b64decode(m["media"]["payload"]) for m in media]
+        assert payloads[:50] == [tone_frame(i) for i in range(50)]
+        # one frame per 20 ms tick, timestamps exactly 20 ms apart
+        stamps = [int(m["media"]["timestamp"]) for m in media]
+        assert all(b - a == 20 for a, b in zip(stamps, stamps[1:]))
+        assert len(media) == final.frames_sent
+        assert 49 <= len(media) <= 51  # 1 s of streaming
+        start = messages[0]
+        assert start["start"] == {"callId": "call-1", "streamId": stream.stream_id,
+                                  "accountId": "MA42", "tracks": ["inbound"],
+                                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000}}
+        assert start["extra_headers"] == "team=blue,id=7"
+        # handshake headers and signature (SPEC §3)
+        h = conn.headers
+        assert h["user-agent"].startswith("mediacore/")
+        assert h["x-team"] == "blue" and h["x-id"] == "7"
+        nonce = h["x-signature-v3-nonce"]
+        assert h["x-signature-v3"] == signature("s3cret", wss(server), nonce)
+        assert h["x-plivo-signature-v3"] == h["x-signature-v3"]
+        assert h["x-plivo-signature-v3-nonce"] == nonce
+        assert kinds(events) == ["StreamStarted", "StreamEnded"]
+        assert final.status is StreamStatus.STOPPED and final.stop_reason is StopReason.API_REQUEST
+        assert final.call_from == "+1555" and final.start_time is not None
+        assert (final.end_time - final.start_time).total_seconds() == pytest.approx(1.0, abs=0.03)
+    run_mock(main)
