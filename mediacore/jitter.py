@@ -12,9 +12,12 @@ Handles reordering, duplicates, loss, sequence (2^16) and timestamp (2^32) wrap-
 timestamp jumps and SSRC changes (both restart the stream: PutResult.RESET), DTX gaps,
 bursts after a stall, late packets (dropped, counted) and overflow (the oldest frames go).
 
-Adaptive mode aims the playout delay at the largest transit jitter seen over the last ~5 s
-of packets: it rises at once (by waiting when the next frame is missing), decays when the
-peak leaves that window, and shrinks by discarding at most one frame per 200 ms.
+Adaptive mode aims the playout delay at the 99th percentile of recent jitter (a histogram
+forgetting over ~4 s), or at the largest jitter of the last ~0.6 s if higher. It rises at
+once (by waiting when the next frame is missing, or while nothing is held: a delay spike),
+decays slowly, and shrinks by skipping gaps where audio is missing anyway or else by
+discarding at most one frame per 100..200 ms. Fixed mode keeps `initial_delay_ms` counted
+from the first packet.
 
 Missing frames are concealed: the last frame repeated with a linear fade to silence over
 60 ms (μ-law through linear and re-encoded), then silence.
@@ -77,7 +80,7 @@ class JitterStats:
     packets: int              # put() calls accepted as input
     frames_normal: int
     frames_concealed: int     # includes frames_inserted
-    frames_inserted: int      # concealed while waiting for a late frame (delay grew)
+    frames_inserted: int      # played (concealed or empty) while waiting: the delay grew
     frames_prefetch: int
     frames_empty: int
     frames_late: int          # arrived after their playout time: dropped

@@ -27,13 +27,17 @@
  * r <= O. So the buffer steers O towards a target O*:
  *   - fixed mode: O* = r(first packet) + initial_delay_ms, for the whole stream; O never
  *     changes (no waiting, skipping or discarding);
- *   - adaptive: O* = the highest r over the last MC_WIN packets (sliding max), clamped to
- *     [min_r + min_delay, min_r + max_delay] where min_r is the sliding min (the fastest
- *     transit). A larger r raises O* at once; O* falls only when the peak leaves the window
- *     (~2.6 s of 20 ms packets), which is the slow decay. A packet with r > min_r + max_delay,
- *     or arriving within half a frame after one (a stall and its burst, not jitter), never
- *     enters the window. Before MC_WARM packets, initial_delay_ms is the floor instead.
- * O moves only in whole frames, and only in adaptive mode:
+ *   - adaptive: O* = min_r + max(peak, quantile), clamped to [min_delay, max_delay] above
+ *     min_r, where min_r is the fastest transit (sliding min of r over MC_WIN packets), peak
+ *     is the largest jitter r - min_r over the last MC_PEAK_WIN packets (~0.6 s), and
+ *     quantile is the MC_QUANT (99 %) point of a histogram of jitter with exponential
+ *     forgetting (memory ~MC_FORGET: 200 packets, 4 s). A larger jitter raises O* at once
+ *     (peak); a lasting one stays in the histogram, whose quantile falls slowly once the
+ *     jitter is gone (a 100 ms jitter takes ~15 s to decay); a lone outlier is forgotten
+ *     with the peak. A packet with r > min_r + max_delay, or arriving within half a frame
+ *     after one (a stall and its burst, not jitter), is left out of all three. Before
+ *     MC_WARM packets, initial_delay_ms is the floor instead of min_delay.
+ * O moves only in whole frames: by prefetch in both modes, by the rest in adaptive mode only:
  *   - prefetch: PREFETCH until O >= O* (both modes);
  *   - wait (O grows): the head frame is missing and O < O* (it is probably late), or nothing
  *     at all is held and O < min_r + max_delay (a delay spike, whose packets then come in a
@@ -67,8 +71,18 @@
 #include "mc_g711.h"
 
 #ifndef MC_WIN
-#define MC_WIN 128              /* packets in the jitter window (~2.6 s of 20 ms packets) */
+#define MC_WIN 128              /* packets in the min_r window (~2.6 s of 20 ms packets) */
 #endif
+#ifndef MC_PEAK_WIN
+#define MC_PEAK_WIN 32          /* packets in the peak window (~0.6 s) */
+#endif
+#ifndef MC_QUANT
+#define MC_QUANT 0.99           /* the share of packets the target delay covers */
+#endif
+#ifndef MC_FORGET
+#define MC_FORGET 0.995         /* per packet: the histogram's memory is ~200 packets (4 s) */
+#endif
+#define MC_BIN_MS 2.0           /* histogram bin */
 #define MC_WARM 50              /* packets before min_delay replaces initial_delay as floor */
 #define MC_SHRINK_GAP_MS 200.0  /* playout time between two discarded frames */
 #define MC_FADE_MS 60.0         /* concealment fades to silence over this long */
@@ -118,6 +132,10 @@ struct mc_jb {
     /* estimator */
     mc_deque dmax, dmin;
     uint64_t npk;
+    double *hist;              /* nbins: weight of jitter r - min_r per MC_BIN_MS bin */
+    uint32_t nbins, q_bin;     /* bins; the quantile's bin */
+    double hist_w, hist_total; /* weight of the next sample (grows: forgetting); sum */
+    double hist_above;         /* weight in bins above q_bin */
     int streak;
     double streak_a0, streak_f0;
     double burst_arrival;      /* arrival of the last outlier packet (a stall's burst) */
@@ -155,9 +173,9 @@ static double dq_front(const mc_deque *q, double fallback)
 }
 
 /* sign = +1 keeps the max at the front, -1 the min. */
-static void dq_push(mc_deque *q, double r, uint64_t n, double sign)
+static void dq_push(mc_deque *q, double r, uint64_t n, double sign, uint32_t win)
 {
-    while (q->len && dq_at(q, 0)->n + MC_WIN <= n) {
+    while (q->len && dq_at(q, 0)->n + win <= n) {
         q->first = (q->first + 1) % MC_WIN;
         q->len--;
     }
@@ -200,6 +218,11 @@ static void clear_stream(mc_jb *jb)
     dq_clear(&jb->dmax);
     dq_clear(&jb->dmin);
     jb->npk = 0;
+    memset(jb->hist, 0, jb->nbins * sizeof *jb->hist);
+    jb->hist_w = 1.0;
+    jb->hist_total = 0.0;
+    jb->q_bin = 0;
+    jb->hist_above = 0.0;
     jb->streak = 0;
     jb->burst_arrival = -INFINITY;
     memset(jb->seen, 0, sizeof jb->seen);
@@ -245,7 +268,9 @@ mc_jb *mc_jb_new(const mc_jb_config *c)
     jb->slots = malloc(jb->cap * sizeof *jb->slots);
     jb->data = malloc(jb->cap * jb->frame_bytes);
     jb->lin = malloc(c->frame_samples * sizeof *jb->lin);
-    if (!jb->slots || !jb->data || !jb->lin) {
+    jb->nbins = (uint32_t)(c->max_delay_ms / MC_BIN_MS) + 2;
+    jb->hist = malloc(jb->nbins * sizeof *jb->hist);
+    if (!jb->slots || !jb->data || !jb->lin || !jb->hist) {
         mc_jb_free(jb);
         return NULL;
     }
@@ -261,6 +286,7 @@ void mc_jb_free(mc_jb *jb)
     free(jb->slots);
     free(jb->data);
     free(jb->lin);
+    free(jb->hist);
     free(jb);
 }
 
@@ -302,6 +328,39 @@ static void start_stream(mc_jb *jb, uint16_t seq, uint32_t ts, double arrival_ms
     jb->fixed_off = arrival_ms + jb->cfg.initial_delay_ms;
 }
 
+/* One jitter sample into the histogram. Forgetting without touching every bin: each sample
+ * weighs 1/MC_FORGET more than the one before, so stored weights never change and `above`
+ * (the weight in bins above q_bin) stays exact as q_bin moves one bin at a time; all weights
+ * are scaled down together before they could overflow. */
+static void hist_add(mc_jb *jb, double j)
+{
+    uint32_t b = j <= 0 ? 0 : j >= (jb->nbins - 1) * MC_BIN_MS ? jb->nbins - 1
+                                                                : (uint32_t)(j / MC_BIN_MS);
+    double *h = jb->hist;
+    h[b] += jb->hist_w;
+    jb->hist_total += jb->hist_w;
+    if (b > jb->q_bin)
+        jb->hist_above += jb->hist_w;
+    jb->hist_w /= MC_FORGET;
+    if (jb->hist_w > 1e100) {
+        jb->hist_above = 0.0;
+        for (uint32_t i = 0; i < jb->nbins; i++) {
+            h[i] *= 1e-100;
+            if (i > jb->q_bin)
+                jb->hist_above += h[i];
+        }
+        jb->hist_total *= 1e-100;
+        jb->hist_w *= 1e-100;
+    }
+    double allowed = (1.0 - MC_QUANT) * jb->hist_total;
+    while (jb->hist_above > allowed && jb->q_bin + 1 < jb->nbins)
+        jb->hist_above -= h[++jb->q_bin];
+    while (jb->q_bin > 0 && jb->hist_above + h[jb->q_bin] <= allowed)
+        jb->hist_above += h[jb->q_bin--];
+    if (jb->hist_above < 0.0) /* rounding */
+        jb->hist_above = 0.0;
+}
+
 /* The adaptive target offset O* (see the top of the file). */
 static double target_off(const mc_jb *jb)
 {
@@ -311,7 +370,9 @@ static double target_off(const mc_jb *jb)
     double floor_ms = jb->cfg.min_delay_ms;
     if (jb->npk < MC_WARM)
         floor_ms = jb->cfg.initial_delay_ms;
-    double t = hi;
+    double t = hi, quant = lo + jb->q_bin * MC_BIN_MS;
+    if (quant > t)
+        t = quant;
     if (t < lo + floor_ms)
         t = lo + floor_ms;
     if (t > lo + jb->cfg.max_delay_ms)
@@ -493,8 +554,9 @@ int mc_jb_put(mc_jb *jb, uint16_t seq, uint32_t timestamp, const uint8_t *payloa
     }
     /* late packets are the very signal that the delay is too short; copies say nothing new */
     if ((stored_g || late_g) && !outlier) {
-        dq_push(&jb->dmax, r, jb->npk, 1.0);
-        dq_push(&jb->dmin, r, jb->npk, -1.0);
+        dq_push(&jb->dmax, r, jb->npk, 1.0, MC_PEAK_WIN);
+        dq_push(&jb->dmin, r, jb->npk, -1.0, MC_WIN);
+        hist_add(jb, r - dq_front(&jb->dmin, r));
         jb->npk++;
     }
     if (reset)

@@ -248,24 +248,40 @@ def jittery(n, jitter_of, seed=1):
             for i in range(n)]
 
 
-def test_target_rises_at_once_and_decays_slowly():
+def targets_over(packets, ticks):
+    """(arrival_ms, jitter above 40 ms transit, target_delay_ms after the put) per packet."""
     jb = JitterBuffer(RATE, FRAME, min_delay_ms=20, initial_delay_ms=20, max_delay_ms=400)
-    packets = jittery(600, lambda i: 2.0 if i < 200 or i >= 210 else 0.0)
-    packets[205] = packets[205][:3] + (packets[205][3] + 150.0,)  # one packet 150 ms late
-    targets = []
     pending = sorted(packets, key=lambda p: p[3])
-    for tick in range(600):
+    out = []
+    for tick in range(ticks):
         now = tick * 20.0
         while pending and pending[0][3] <= now:
             seq, ts, data, arrival = pending.pop(0)
             jb.put(seq, ts, data, arrival)
-            targets.append((arrival, jb.stats().target_delay_ms))
+            out.append((arrival, arrival - seq * 20.0 - 40, jb.stats().target_delay_ms))
         jb.get(now)
-    assert max(t for a, t in targets if a < 4000) < 30
+    return out
+
+
+def test_target_rises_at_once_and_decays_slowly():
+    # 2 s of 0..100 ms jitter (from 4 s to 6 s) in a calm stream of 0..2 ms
+    out = targets_over(jittery(1000, lambda i: 100.0 if 200 <= i < 300 else 2.0), 1000)
+    assert max(t for a, _, t in out if a < 4000) < 30
+    # at once: after each put the target covers that packet's jitter (2 ms bins)
+    assert all(t >= j - 2 for a, j, t in out if 4000 <= a < 6100)
+    assert min(t for a, _, t in out if 4500 <= a < 6100) >= 60
+    # slowly: still up 3 s after the jitter ended, back down after ~15 s
+    assert min(t for a, _, t in out if 6100 <= a < 9000) >= 60
+    assert max(t for a, _, t in out if a > 19500) < 30
+
+
+def test_one_late_packet_raises_the_target_at_once():
+    packets = jittery(600, lambda i: 2.0)
+    packets[205] = packets[205][:3] + (packets[205][3] + 150.0,)
+    out = targets_over(packets, 600)
     late = packets[205][3]
-    # up with the late packet itself, held ~2.5 s of packets, then down
-    assert min(t for a, t in targets if late <= a < late + 2200) >= 140
-    assert max(t for a, t in targets if a > 7500) < 30
+    assert [t for a, _, t in out if a == late][0] >= 150
+    assert max(t for a, _, t in out if a < late) < 30
 
 
 def test_shrinking_discards_frames_spread_over_time():
