@@ -1,0 +1,30 @@
+"""`python -m benches.fanout.clients NAME PLAN_JSON`: run one client in this process, pinned
+to the plan's core, writing into the plan's record (started by the harness)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from benches.fanout import record as rec
+from benches.fanout.clients import load
+from benches.fanout.clients.base import Plan
+from benches.fanout.limits import pin, raise_nofile
+
+
+def main() -> int:
+    name, plan = sys.argv[1], Plan.from_json(sys.argv[2])
+    raise_nofile()
+    pin(plan.core)
+    record = rec.Record(plan.record)
+    try:
+        load(name).run(plan, record)
+    except BaseException:
+        record.set(rec.STATUS, rec.FAILED)
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The file a client shares with the harness while it runs (mmap'd by both, and by floor.c).
+
+Layout: HEADER_SLOTS float64 slots, then the write times, float64[frames][forks], tick-major,
+seconds on CLOCK_MONOTONIC (time.monotonic()), NaN = never written. All slots are float64 so
+the C floor writes them the same way (counts stay exact below 2**53). The harness reads the
+file live for the progress line, and at the end for the summary.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+import numpy as np
+
+HEADER_SLOTS = 16
+# slot indexes (floor.c repeats them: keep in step)
+FORKS, FRAMES, WARMUP, CONNECTED, WRITTEN, STATUS, STALLS, CPU_START, CPU_END = range(9)
+# STATUS values
+CONNECTING, RUNNING, DONE, OVERLOADED, FAILED = range(5)
+STATUS_NAMES = {CONNECTING: "connecting", RUNNING: "running", DONE: "done",
+                OVERLOADED: "overloaded", FAILED: "failed"}
+
+
+def create(path: str, forks: int, frames: int, warmup: int) -> None:
+    """A fresh record: header filled in, every write time NaN."""
+    data = np.full(HEADER_SLOTS + forks * frames, np.nan)
+    data[:HEADER_SLOTS] = 0
+    data[[FORKS, FRAMES, WARMUP]] = forks, frames, warmup
+    data.tofile(path)
+
+
+class Record:
+    """A client's view: `times[n * forks + i] = time.monotonic()` and header slots."""
+
+    def __init__(self, path: str) -> None:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            self._mm = mmap.mmap(fd, 0)
+        finally:
+            os.close(fd)
+        view = memoryview(self._mm).cast("d")
+        self.header = view[:HEADER_SLOTS]
+        self.times = view[HEADER_SLOTS:]  # a memoryview: item assignment is ~40 ns
+        self.forks = int(self.header[FORKS])
+        self.frames = int(self.header[FRAMES])
+        self.warmup = int(self.header[WARMUP])
+
+    def set(self, slot: int, value: float) -> None:
+        self.header[slot] = value
+
+    def close(self) -> None:
+        self.header.release()
+        self.times.release()
+        self._mm.close()
+
+
+def read(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(header, times[frames, forks]) as copies, for the harness."""
+    data = np.fromfile(path)
+    header = data[:HEADER_SLOTS]
+    forks, frames = int(header[FORKS]), int(header[FRAMES])
+    return header, data[HEADER_SLOTS:HEADER_SLOTS + forks * frames].reshape(frames, forks)
+
+
+def peek(path: str) -> np.ndarray:
+    """The header only (cheap enough for a progress line twice a second)."""
+    return np.fromfile(path, count=HEADER_SLOTS)
