@@ -57,3 +57,5 @@ cdef class JitterBuffer:
     cdef readonly double max_delay_ms
     cdef readonly double initial_delay_ms
     cdef str _payload_error(self, Py_ssize_t n)
+    cdef int _put(self, long long seq, long long timestamp, const uint8_t* data, Py_ssize_t n,
+                  double arrival_ms, int has_ssrc, uint32_t ssrc) except -2

@@ -2,6 +2,7 @@
 """Adaptive jitter buffer over the C core in mc_jitter.c (see mediacore.jitter)."""
 
 from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.math cimport isfinite
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
@@ -131,6 +132,16 @@ cdef class JitterBuffer:
                 f"({self._granule_bytes} bytes) from {granule_ms:g} to "
                 f"{granule_ms * self._max_granules:g} ms")
 
+    cdef int _put(self, long long seq, long long timestamp, const uint8_t* data, Py_ssize_t n,
+                  double arrival_ms, int has_ssrc, uint32_t ssrc) except -2:
+        if n == 0 or n % self._granule_bytes or n // self._granule_bytes > self._max_granules:
+            raise ValueError(self._payload_error(n))
+        rc = mc_jb_put(self._jb, <uint16_t>seq, <uint32_t>timestamp, data, <size_t>n,
+                       arrival_ms, has_ssrc, ssrc)
+        if rc < 0:  # unreachable: the check above refuses what the core refuses
+            raise ValueError(self._payload_error(n))
+        return rc
+
     def put(self, long long seq, long long timestamp, payload, double arrival_ms, ssrc=None):
         cdef Py_buffer buf
         cdef int rc, has_ssrc = 0
@@ -146,18 +157,16 @@ cdef class JitterBuffer:
                 raise ValueError(f"ssrc must be 0..2**32-1, not {ssrc}")
             has_ssrc = 1
             ssrc_value = ssrc
-        get_pcm(payload, &buf, "payload")
-        try:
-            if (buf.len == 0 or buf.len % self._granule_bytes
-                    or buf.len // self._granule_bytes > self._max_granules):
-                raise ValueError(self._payload_error(buf.len))
-            rc = mc_jb_put(self._jb, <uint16_t>seq, <uint32_t>timestamp,
-                           <const uint8_t*>buf.buf, <size_t>buf.len, arrival_ms, has_ssrc,
-                           ssrc_value)
-        finally:
-            PyBuffer_Release(&buf)
-        if rc < 0:  # unreachable: the checks above refuse what the core refuses
-            raise ValueError(self._payload_error(buf.len))
+        if type(payload) is bytes:  # the common case: no buffer protocol round trip
+            rc = self._put(seq, timestamp, <const uint8_t*>PyBytes_AS_STRING(payload),
+                           PyBytes_GET_SIZE(payload), arrival_ms, has_ssrc, ssrc_value)
+        else:
+            get_pcm(payload, &buf, "payload")
+            try:
+                rc = self._put(seq, timestamp, <const uint8_t*>buf.buf, buf.len, arrival_ms,
+                               has_ssrc, ssrc_value)
+            finally:
+                PyBuffer_Release(&buf)
         return self._results[rc]
 
     def get(self, double now_ms):
