@@ -121,6 +121,7 @@ class Fork:
         self._stop_event = trio.Event()
         self._stop_error = ""
         self._awaiting_pong = False
+        self._ping_written_at: float | None = None
         self._message = bytearray()
 
     # -- the direct path (the ticker) ----------------------------------------------------------
@@ -177,7 +178,7 @@ class Fork:
         """A WebSocket control frame (pong, ping, close) from wsproto, in line."""
         if self.ws is None:
             return
-        self.queue.append([WS, self.ws.send(event)])
+        self.queue.append([WS, self.ws.send(event), isinstance(event, Ping)])
         self._wake()
 
     # -- buffering -----------------------------------------------------------------------------
@@ -347,7 +348,7 @@ class Fork:
 
     def _requeue_inflight(self) -> None:
         """Items cut off by the last connection go back to the front of the queue."""
-        items = [item for _, item in self.inflight if item[0] != OPENING]
+        items = [item for _, item in self.inflight if item[0] in (MEDIA, CONTROL)]
         self.inflight.clear()
         self.out.clear()
         self.out_pos = 0
@@ -365,6 +366,7 @@ class Fork:
         self.ws = None
         self._message.clear()
         self._awaiting_pong = False
+        self._ping_written_at = None
 
     async def _serve(self) -> None:
         """Run one open connection until it closes (raises _Closed) or a local stop, which is
@@ -433,7 +435,9 @@ class Fork:
             self.out_pos += sent
             inflight = self.inflight
             while inflight and inflight[0][0] <= self.out_pos:
-                inflight.popleft()
+                item = inflight.popleft()[1]
+                if item[0] == WS and item[2]:
+                    self._ping_written_at = trio.current_time()
             if self.out_pos >= len(self.out):
                 self.out.clear()
                 self.out_pos = 0
@@ -526,12 +530,19 @@ class Fork:
         self.engine._server_event(self, event)
 
     async def _keepalive(self) -> None:
+        """Ping every 20 s; 20 s without a pong after the ping was written is an abnormal
+        close. (A ping still queued behind a backlog is not overdue: a server that stops
+        reading is a slow consumer, reported as such.)"""
         while True:
             await trio.sleep(PING_INTERVAL_S)
+            written = self._ping_written_at
             if self._awaiting_pong:
-                self._broken(f"no pong within {PONG_TIMEOUT_S:g} s")
-                return
+                if written is not None and trio.current_time() - written >= PONG_TIMEOUT_S:
+                    self._broken(f"no pong within {PONG_TIMEOUT_S:g} s")
+                    return
+                continue
             self._awaiting_pong = True
+            self._ping_written_at = None
             self._send_ws(Ping(payload=b"mediacore"))
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket as stdsocket
 import ssl
 
 import trio
 import trustme
+import wsproto
+from wsproto.events import AcceptConnection, Request
 from trio_websocket import ConnectionClosed, serve_websocket
 
 
@@ -37,8 +40,10 @@ class Recorder:
         self.reject_status = reject_status
         self.new_connection = trio.Event()
         self.port = 0
+        self.attempts: list[float] = []  # Trio time of every upgrade request
 
     async def handler(self, request) -> None:
+        self.attempts.append(trio.current_time())
         headers = {k.decode().lower(): v.decode() for k, v in request.headers}
         if self.reject_status is not None:
             await request.reject(self.reject_status)
@@ -84,3 +89,53 @@ async def start_server(nursery, recorder: Recorder, ssl_context=None) -> Recorde
                                  ssl_context)
     recorder.port = server.port
     return recorder
+
+
+class RawServer:
+    """A plain-ws server written on wsproto, for behaviour trio-websocket will not act out:
+    it completes the handshake and then does exactly what `script(stream, ws)` does (for
+    example never read again, or never answer a ping)."""
+
+    def __init__(self, script, *, recv_buffer: int | None = None) -> None:
+        self.script = script
+        self.recv_buffer = recv_buffer
+        self.port = 0
+        self.accepted = 0
+
+    async def serve(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        listener = trio.socket.socket()
+        with listener:
+            if self.recv_buffer:
+                listener.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_RCVBUF, self.recv_buffer)
+            await listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            self.port = listener.getsockname()[1]
+            task_status.started(self)
+            async with trio.open_nursery() as nursery:
+                while True:
+                    sock, _ = await listener.accept()
+                    self.accepted += 1
+                    nursery.start_soon(self._handle, trio.SocketStream(sock))
+
+    async def _handle(self, stream) -> None:
+        async with stream:
+            ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+            while True:
+                data = await stream.receive_some(4096)
+                if not data:
+                    return
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, Request):
+                        await stream.send_all(ws.send(AcceptConnection()))
+                        await self.script(stream, ws)
+                        return
+
+
+def refused_port() -> int:
+    """A loopback port with nothing listening."""
+    s = stdsocket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

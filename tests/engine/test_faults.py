@@ -1,0 +1,271 @@
+"""Connection faults (SPEC §3.4) against real servers, on MockClock with exact times."""
+
+import json
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed
+
+from mediacore.codec import Format
+from mediacore.engine.events import StreamDegraded, StreamEnded, StreamReconnecting
+from mediacore.engine.lifecycle import StopReason, StreamStatus
+from tests.engine.conftest import run_mock
+from tests.engine.helpers import drain_events, engine_for, kinds, tone_frame
+from tests.engine.servers import RawServer, Recorder, TlsCerts, refused_port, start_server
+
+
+async def wait_ended(engine, stream_id, limit_s=120):
+    with trio.fail_after(limit_s):
+        while not engine.get(stream_id).status.ended:
+            await trio.sleep(0.01)
+    return engine.get(stream_id)
+
+
+def lasted(stream) -> float:
+    """Seconds from registration to end (engine times follow the MockClock exactly)."""
+    return (stream.end_time - stream.created_at).total_seconds()
+
+
+def open_call(engine, call_id="call-1"):
+    engine.open_call(call_id, format=Format.MULAW_8K)
+    return call_id
+
+
+def test_connection_refused_retries_at_1_and_2_s_then_fails(certs):
+    async def main():
+        async with engine_for(certs) as engine:
+            open_call(engine)
+            s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{refused_port()}/"})
+            final = await wait_ended(engine, s.stream_id)
+            assert lasted(final) == pytest.approx(3.0, abs=1e-5)
+            assert final.status is StreamStatus.FAILED
+            assert final.stop_reason is StopReason.CONNECTION_ERROR
+            assert final.error.startswith("tcp: cannot connect to 127.0.0.1")
+            assert final.start_time is None and final.frames_sent == 0
+            assert kinds(drain_events(engine)) == ["StreamEnded"]
+    run_mock(main)
+
+
+def test_handshake_403_is_retried_twice_and_reported(certs):
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(reject_status=403), certs.server)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                t0 = trio.current_time()
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+                final = await wait_ended(engine, s.stream_id)
+                assert lasted(final) == pytest.approx(3.0, abs=1e-5)
+            nursery.cancel_scope.cancel()
+        assert [round(t - t0, 6) for t in server.attempts] == [0.0, 1.0, 3.0]
+        assert final.status is StreamStatus.FAILED and final.error == "handshake: HTTP 403"
+    run_mock(main)
+
+
+def test_untrusted_certificate_fails_with_a_tls_reason(certs):
+    async def main():
+        other = TlsCerts()  # a server certificate from a CA the engine does not trust
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(), other.server)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+                final = await wait_ended(engine, s.stream_id)
+            nursery.cancel_scope.cancel()
+        assert final.status is StreamStatus.FAILED
+        assert final.error.startswith("tls: certificate verification failed")
+        assert server.connections == []
+    run_mock(main)
+
+
+def test_server_stop_ends_the_stream_as_remote_close(certs):
+    async def behaviour(conn, ws):
+        for _ in range(3):
+            conn.messages.append(json.loads(await ws.get_message()))
+        await ws.send_message(json.dumps({"event": "stop", "streamId": "x"}))
+        while True:
+            conn.messages.append(json.loads(await ws.get_message()))
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(behaviour), certs.server)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+                final = await wait_ended(engine, s.stream_id)
+                await trio.sleep(0.1)
+            nursery.cancel_scope.cancel()
+        conn = server.connections[0]
+        assert final.status is StreamStatus.STOPPED and final.stop_reason is StopReason.REMOTE_CLOSE
+        assert conn.messages[-1]["event"] == "stop"
+        assert conn.messages[-1]["stop"]["reason"] == "remote_close"
+        assert conn.close_code == 1000
+    run_mock(main)
+
+
+def test_garbage_from_the_server_gets_error_messages_and_the_stream_keeps_running(certs):
+    garbage = ["{not json", json.dumps([1, 2]),
+               json.dumps({"event": "playAudio", "media": {"contentType": "audio/x-l16",
+                                                           "sampleRate": 8000, "payload": "@@@"}}),
+               json.dumps({"event": "whatever", "x": 1})]
+
+    async def behaviour(conn, ws):
+        conn.messages.append(json.loads(await ws.get_message()))
+        for text in garbage:
+            await ws.send_message(text)
+        while True:
+            conn.messages.append(json.loads(await ws.get_message()))
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(behaviour), certs.server)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                                         "bidirectional": True})
+                await trio.sleep(1.0)
+                assert engine.get(s.stream_id).status is StreamStatus.IN_PROGRESS
+            nursery.cancel_scope.cancel()
+        errors = [m["error"] for m in server.connections[0].events("error")]
+        assert len(errors) == 3  # the unknown event is ignored
+        assert errors[0].startswith("invalid JSON")
+        assert "JSON object" in errors[1]
+        assert "base64" in errors[2]
+        media = server.connections[0].events("media")
+        assert len(media) >= 45
+    run_mock(main)
+
+
+def test_abnormal_close_without_retries_fails_the_stream(certs):
+    async def behaviour(conn, ws):
+        for _ in range(10):
+            conn.messages.append(json.loads(await ws.get_message()))
+        await ws.aclose(code=1011)
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(behaviour), certs.server)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+                final = await wait_ended(engine, s.stream_id)
+            nursery.cancel_scope.cancel()
+        assert final.status is StreamStatus.FAILED
+        assert final.stop_reason is StopReason.CONNECTION_ERROR
+        assert "1011" in final.error
+        assert len(server.connections) == 1
+    run_mock(main)
+
+
+@pytest.mark.parametrize("how", ["close-1011", "tcp-abort"])
+def test_abnormal_close_with_retries_reconnects_and_loses_nothing(certs, how):
+    async def first_connection(conn, ws):
+        for _ in range(20):
+            conn.messages.append(json.loads(await ws.get_message()))
+        if how == "close-1011":
+            await ws.aclose(code=1011)
+        else:
+            ws._stream.socket.close() if hasattr(ws._stream, "socket") else await ws._stream.aclose()
+
+    async def behaviour(conn, ws):
+        if len(server.connections) == 1:
+            await first_connection(conn, ws)
+        else:
+            while True:
+                conn.messages.append(json.loads(await ws.get_message()))
+
+    server = Recorder(behaviour)
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            await start_server(nursery, server, certs.server)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                                         "max_retries": 3,
+                                                         "content_type": "audio/x-mulaw;rate=8000"})
+                for i in range(100):
+                    engine.feed("call-1", "inbound", tone_frame(i))
+                await trio.sleep(3.0)
+                engine.stop_stream(s.stream_id)
+                final = await wait_ended(engine, s.stream_id)
+                events = drain_events(engine)
+            nursery.cancel_scope.cancel()
+        assert final.status is StreamStatus.STOPPED and final.reconnects == 1
+        first, second = server.connections
+        assert second.messages[0]["event"] == "start" and second.messages[0]["reconnect"] == 1
+        assert second.messages[0]["start"]["streamId"] == first.messages[0]["start"]["streamId"]
+        media = first.events("media") + second.events("media")
+        chunks = [m["media"]["chunk"] for m in media]
+        # every chunk arrives; a frame cut off by the failure may arrive twice, never out of order
+        assert sorted(set(chunks)) == list(range(1, max(chunks) + 1))
+        assert chunks == sorted(chunks)
+        import base64
+        by_chunk = {m["media"]["chunk"]: base64.b64decode(m["media"]["payload"]) for m in media}
+        assert [by_chunk[c] for c in range(1, 101)] == [tone_frame(i) for i in range(100)]
+        stamps = {m["media"]["chunk"]: int(m["media"]["timestamp"]) for m in media}
+        assert all(stamps[c + 1] - stamps[c] == 20 for c in range(1, max(chunks)))
+        seqs = [m["sequenceNumber"] for m in first.messages + second.messages]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert any(isinstance(e, StreamReconnecting) for e in events)
+    run_mock(main)
+
+
+def test_a_server_that_stops_reading_degrades_then_fails_as_slow_consumer(certs):
+    async def never_read(stream, ws):
+        await trio.sleep_forever()
+
+    async def main():
+        server = RawServer(never_read, recv_buffer=4096)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"ws://127.0.0.1:{server.port}/",
+                                                         "content_type": "audio/x-l16;rate=16000"})
+                final = await wait_ended(engine, s.stream_id, limit_s=200)
+                events = drain_events(engine)
+            nursery.cancel_scope.cancel()
+        assert [e.buffer_percent for e in events if isinstance(e, StreamDegraded)] == [30, 60, 90]
+        assert final.status is StreamStatus.FAILED
+        assert final.stop_reason is StopReason.SLOW_CONSUMER
+        assert final.frames_dropped > 0
+    run_mock(main)
+
+
+def test_stream_timeout_stops_the_stream_at_the_exact_time(certs):
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(), certs.server)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                                         "stream_timeout": 2})
+                final = await wait_ended(engine, s.stream_id)
+                assert lasted(final) == pytest.approx(2.0, abs=1e-5)
+            nursery.cancel_scope.cancel()
+        assert final.status is StreamStatus.TIMEOUT and final.stop_reason is StopReason.STREAM_TIMEOUT
+        conn = server.connections[0]
+        assert conn.messages[-1]["stop"]["reason"] == "stream_timeout"
+        assert 98 <= len(conn.events("media")) <= 100
+    run_mock(main)
+
+
+def test_no_pong_for_20_s_is_an_abnormal_close(certs):
+    async def ignore_everything(stream, ws):
+        while await stream.receive_some(65536):
+            pass  # read (so the engine never blocks) but never answer a ping
+
+    async def main():
+        server = RawServer(ignore_everything)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve)
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"ws://127.0.0.1:{server.port}/"})
+                final = await wait_ended(engine, s.stream_id)
+                # ping at 20 s, no pong by 40 s
+                assert lasted(final) == pytest.approx(40.0, abs=1e-5)
+            nursery.cancel_scope.cancel()
+        assert final.status is StreamStatus.FAILED and "no pong within 20 s" in final.error
+    run_mock(main)
