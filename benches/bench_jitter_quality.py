@@ -208,25 +208,26 @@ def render(table) -> str:
 
 
 def test_quality_table():
-    """Smoke-sized run (short, one seed) of the full table; the goal is checked where it
-    genuinely holds (see README: numbers for the full run)."""
-    table = evaluate(seconds=30, seeds=(1,))
+    """The full table of benches/README.md (deterministic: seeded, < 1 s), and the part of the
+    goal that holds on it."""
+    table = evaluate()
     print("\n" + render(table))
     for model_name, row in table.items():
         a = row["adaptive"]
-        # what the adaptive buffer must always do: lose no more frames to lateness than the
-        # fixed buffers would at its own mean delay (within 0.5 % on this short run)...
+        # never worse than the fixed buffers would be at its own mean delay...
         f = frontier(row, a.mean_ms)
-        assert f is None or a.late_pct <= f + 0.5, model_name
+        assert f is None or a.late_pct <= f, model_name
         # ...and no fixed buffer has both a lower delay and fewer late frames
         for name, r in row.items():
-            if name != "adaptive":
-                assert not (r.mean_ms < a.mean_ms and r.late_pct < a.late_pct), (model_name,
-                                                                                  name)
-    # where the network changes, the adaptive buffer beats the fixed 60 ms one outright
-    for model_name in ("calm/rough", "gaussian fifo"):
-        a, f60 = table[model_name]["adaptive"], table[model_name]["fixed 60 ms"]
-        assert a.late_pct <= f60.late_pct and a.mean_ms <= f60.mean_ms, model_name
+            assert not (r.mean_ms < a.mean_ms and r.late_pct < a.late_pct), (model_name, name)
+    # with FIFO Gaussian jitter it beats every fixed buffer outright
+    row = table["gaussian fifo"]
+    for name, r in row.items():
+        assert row["adaptive"].late_pct <= r.late_pct and row["adaptive"].mean_ms <= r.mean_ms
+    # where the jitter changes, it loses less than half what fixed buffers would at its delay
+    for model_name in ("calm/rough", "loss bursts"):
+        a = table[model_name]["adaptive"]
+        assert a.late_pct < frontier(table[model_name], a.mean_ms) / 2, model_name
 
 
 if __name__ == "__main__":
