@@ -84,6 +84,7 @@ class Fork:
     def __init__(self, engine: Engine, call: Call, stream_id: str, params: StreamParams,
                  account_id: str, auth_token: str | None) -> None:
         self.engine = engine
+        self.created_ms = engine.now_ms()
         self.call = call
         self.stream_id = stream_id
         self.params = params
@@ -336,7 +337,10 @@ class Fork:
             self.reconnects += 1
             self._requeue_inflight()
         # the opening messages go first: start (twilio: connected, start)
-        for message in self.profile.opening(self.engine.now_ms(), reconnect=reconnect):
+        # the first start fixes the origin of twilio timestamps: the stream's registration, so
+        # that audio queued while connecting is never "before the stream started"
+        when = self.engine.now_ms() if self.profile.started else self.created_ms
+        for message in self.profile.opening(when, reconnect=reconnect):
             self.out += self.profile.frame(message)
         if not self.scratch:
             frame = self.profile.max_frame_size(self.params.content_type.frame_bytes)

@@ -247,7 +247,7 @@ def test_stream_timeout_stops_the_stream_at_the_exact_time(certs):
         assert final.status is StreamStatus.TIMEOUT and final.stop_reason is StopReason.STREAM_TIMEOUT
         conn = server.connections[0]
         assert conn.messages[-1]["stop"]["reason"] == "stream_timeout"
-        assert 98 <= len(conn.events("media")) <= 100
+        assert 99 <= len(conn.events("media")) <= 101  # 2 s of ticks, whatever the phase
     run_mock(main)
 
 
