@@ -43,9 +43,9 @@
  *     at all is held and O < min_r + max_delay (a delay spike, whose packets then come in a
  *     burst and play; or DTX silence, which waiting costs nothing but silence): conceal
  *     without advancing;
- *   - skip (O shrinks, no audio lost): the head frame is missing, a later one is held and
- *     O - frame_ms >= O*: missing frames are passed over (a frame of the gap that could still
- *     be in time would have arrived by now);
+ *   - skip (O shrinks, no audio lost): the head frame is missing, a later one is held (since
+ *     a frame time at least) and O - frame_ms >= O*: missing frames are passed over (a frame
+ *     of the gap that could still be in time would have arrived by now);
  *   - discard (O shrinks): O - 1.5 frame_ms >= O* and the head frame and the next are complete:
  *     drop the head frame, at most once per MC_SHRINK_GAP_MS of playout (half that when O is
  *     five frames or more above O*), so shrinking is spread over time.
@@ -623,6 +623,19 @@ static int emit_missing(mc_jb *jb, uint8_t *out, int dry)
     return MC_JB_CONCEALED;
 }
 
+/* Whether the gap before the next held frame may be skipped: that frame arrived at least a
+ * frame time ago, so frames of the gap still in flight (a burst out of order after a stall)
+ * had their chance to arrive first. Requires stored > 0. */
+static int settled_gap(mc_jb *jb, double now_ms)
+{
+    for (int64_t f = jb->head; f < jb->head + (int64_t)jb->limit; f++) {
+        mc_slot *s = slot_of(jb, f);
+        if (held(s, f))
+            return now_ms - s->arrival_ms >= jb->frame_ms;
+    }
+    return 0;
+}
+
 static void consume(mc_jb *jb, mc_slot *s)
 {
     s->mask |= MC_PLAYED;
@@ -652,10 +665,11 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
      * wait, audio resuming after DTX): skip missing frames rather than conceal them. Any
      * frame of the gap that could still come in time would have arrived by now, and the
      * concealment already played while waiting stood in for it. */
-    while (adaptive && jb->stored && off - jb->frame_ms >= target
-           && !held(slot_of(jb, jb->head), jb->head)) {
-        jb->head++;
-        off -= jb->frame_ms;
+    if (adaptive && jb->stored && off - jb->frame_ms >= target && settled_gap(jb, now_ms)) {
+        while (off - jb->frame_ms >= target && !held(slot_of(jb, jb->head), jb->head)) {
+            jb->head++;
+            off -= jb->frame_ms;
+        }
     }
     mc_slot *s = slot_of(jb, jb->head);
     if (held(s, jb->head) && (s->mask & MC_FULL) == MC_FULL) {
@@ -717,10 +731,11 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
     /* Audio held further on and the delay above target: skip the rest of the gap rather
      * than conceal it (nothing that arrived is lost, and any frame of the gap that could
      * still come in time would have arrived by now). */
-    while (adaptive && !dry && off - jb->frame_ms >= target
-           && !held(slot_of(jb, jb->head), jb->head)) {
-        jb->head++;
-        off -= jb->frame_ms;
+    if (adaptive && !dry && off - jb->frame_ms >= target && settled_gap(jb, now_ms)) {
+        while (off - jb->frame_ms >= target && !held(slot_of(jb, jb->head), jb->head)) {
+            jb->head++;
+            off -= jb->frame_ms;
+        }
     }
     return emit_missing(jb, out, dry);
 }
