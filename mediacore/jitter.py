@@ -12,8 +12,8 @@ Handles reordering, duplicates, loss, sequence (2^16) and timestamp (2^32) wrap-
 timestamp jumps and SSRC changes (both restart the stream: PutResult.RESET), DTX gaps,
 bursts after a stall, late packets (dropped, counted) and overflow (the oldest frames go).
 
-Adaptive mode aims the playout delay at the 99th percentile of recent jitter (a histogram
-forgetting over ~4 s), or at the largest jitter of the last ~0.6 s if higher. It rises at
+Adaptive mode aims the playout delay at the 99.5th percentile of recent jitter (a histogram
+forgetting over ~2 s), or at the largest jitter of the last ~0.6 s if higher. It rises at
 once (by waiting when the next frame is missing, or while nothing is held: a delay spike),
 decays slowly, and shrinks by skipping gaps where audio is missing anyway or else by
 discarding at most one frame per 100..200 ms. Fixed mode keeps `initial_delay_ms` counted

@@ -30,11 +30,11 @@
  *   - adaptive: O* = min_r + max(peak, quantile), clamped to [min_delay, max_delay] above
  *     min_r, where min_r is the fastest transit (sliding min of r over MC_WIN packets), peak
  *     is the largest jitter r - min_r over the last MC_PEAK_WIN packets (~0.6 s), and
- *     quantile is the MC_QUANT (99 %) point of a histogram of jitter with exponential
- *     forgetting (memory ~MC_FORGET: 200 packets, 4 s). A larger jitter raises O* at once
+ *     quantile is the MC_QUANT (99.5 %) point of a histogram of jitter with exponential
+ *     forgetting (memory ~MC_FORGET: 100 packets, 2 s). A larger jitter raises O* at once
  *     (peak); a lasting one stays in the histogram, whose quantile falls slowly once the
- *     jitter is gone (a 100 ms jitter takes ~15 s to decay); a lone outlier is forgotten
- *     with the peak. A packet with r > min_r + max_delay, or arriving within half a frame
+ *     jitter is gone (after 2 s of 0..100 ms jitter: held ~3 s, back down after ~9 s); a
+ *     lone outlier is forgotten with the peak. A packet with r > min_r + max_delay, or arriving within half a frame
  *     after one (a stall and its burst, not jitter), is left out of all three. Before
  *     MC_WARM packets, initial_delay_ms is the floor instead of min_delay.
  * O moves only in whole frames: by prefetch in both modes, by the rest in adaptive mode only:
@@ -77,10 +77,10 @@
 #define MC_PEAK_WIN 32          /* packets in the peak window (~0.6 s) */
 #endif
 #ifndef MC_QUANT
-#define MC_QUANT 0.99           /* the share of packets the target delay covers */
+#define MC_QUANT 0.995          /* the share of packets the target delay covers */
 #endif
 #ifndef MC_FORGET
-#define MC_FORGET 0.995         /* per packet: the histogram's memory is ~200 packets (4 s) */
+#define MC_FORGET 0.99          /* per packet: the histogram's memory is ~100 packets (2 s) */
 #endif
 #define MC_BIN_MS 2.0           /* histogram bin */
 #define MC_WARM 50              /* packets before min_delay replaces initial_delay as floor */
