@@ -301,3 +301,14 @@ def test_fixed_mode_keeps_its_delay():
     s = jb.stats()
     assert s.frames_discarded == 0 and s.frames_inserted == 0
     assert 95 <= s.min_delay_ms <= s.max_delay_ms <= 115
+
+
+def test_16_khz_l16_and_mulaw_aliases():
+    jb = JitterBuffer(16000, 320, min_delay_ms=0, initial_delay_ms=0)
+    assert jb.frame_bytes == 640
+    tone = np.arange(320, dtype=np.int16).tobytes()
+    assert jb.put(0, 0, tone, 0.0) is PutResult.ACCEPTED
+    kind, frame = jb.get(0.0)
+    assert kind is FrameKind.NORMAL and bytes(frame) == tone
+    for alias in ("mulaw", "ulaw", "pcmu", Codec.MULAW):
+        assert JitterBuffer(RATE, FRAME, codec=alias).frame_bytes == FRAME
