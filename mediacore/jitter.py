@@ -8,6 +8,13 @@ clock: `put(..., arrival_ms)` and `get(now_ms)` take the caller's time in millis
     jb.put(seq, timestamp, payload, arrival_ms=t)      # -> PutResult
     kind, frame = jb.get(now_ms=t)                     # every 20 ms -> (FrameKind, view)
 
+A payload is 10..60 ms of audio in whole halves of a frame (20 ms frames: 10, 20, ... 60 ms)
+of L16 in host byte order (2 bytes per sample) or μ-law (1 byte); it is split into frames
+and copied. Anything else, and out-of-range seq / timestamp / ssrc or a non-finite time,
+raises ValueError naming the problem. `put(..., ssrc=None)`: pass the packet's SSRC to have
+a change of SSRC restart the stream; without it only timestamp jumps do. The frame a get()
+returns is a read-only view overwritten by the next get(): copy it to keep it.
+
 Handles reordering, duplicates, loss, sequence (2^16) and timestamp (2^32) wrap-around,
 timestamp jumps and SSRC changes (both restart the stream: PutResult.RESET), DTX gaps,
 bursts after a stall, late packets (dropped, counted) and overflow (the oldest frames go).
