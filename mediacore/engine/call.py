@@ -26,8 +26,12 @@ MAX_INPUT_S = 10          # fed audio beyond this (fed faster than real time) dr
 PLAYBACK_FRAMES_KEPT = 50  # playback frames kept for a reader that falls behind (1 s)
 
 
-class CallClosed(Exception):
-    """The call has ended (or never existed)."""
+class CallClosed(KeyError):
+    """The call has ended (or never existed): what `read_playback` raises then. The engine's
+    NotFound is a KeyError too, so `except KeyError` catches both."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclasses.dataclass(frozen=True)

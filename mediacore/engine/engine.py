@@ -199,7 +199,9 @@ class Engine:
     async def read_playback(self, call_id: str) -> bytes:
         """The next 20 ms of audio that bidirectional streams play into the call (call format;
         silence on underrun), at real time. Raises CallClosed when the call ends."""
-        call = self._call(call_id)
+        call = self.calls.get(call_id)
+        if call is None:
+            raise CallClosed(f"call {call_id} has ended or does not exist")
         while not call.playback:
             if call.ended:
                 raise CallClosed(f"call {call_id} has ended")
