@@ -23,8 +23,9 @@ Adaptive mode aims the playout delay at the 99.5th percentile of recent jitter (
 forgetting over ~2 s), or at the largest jitter of the last ~0.6 s if higher. It rises at
 once (by waiting when the next frame is missing, or while nothing is held: a delay spike),
 decays slowly, and shrinks by skipping gaps where audio is missing anyway or else by
-discarding at most one frame per 100..200 ms. Fixed mode keeps `initial_delay_ms` counted
-from the first packet.
+discarding at most one frame per 100..200 ms. Fixed mode keeps `initial_delay_ms` above the
+fastest transit of the last ~2.6 s of packets: it moves only to follow clock drift between
+the sender and the caller.
 
 Missing frames are concealed: the last frame repeated with a linear fade to silence over
 60 ms (μ-law through linear and re-encoded), then silence.

@@ -38,8 +38,9 @@ cdef class JitterBuffer:
     - `clock_rate`: RTP clock in Hz (8000, 16000...); `frame_samples`: samples per frame
       (160 for 20 ms at 8 kHz), even.
     - `mode`: "adaptive" (the delay follows the jitter between `min_delay_ms` and
-      `max_delay_ms`, starting from `initial_delay_ms`) or "fixed" (always
-      `initial_delay_ms`). `initial_delay_ms` defaults to 60 ms clamped to the bounds.
+      `max_delay_ms`, starting from `initial_delay_ms`) or "fixed" (`initial_delay_ms` above
+      the fastest recent transit, following clock drift only). `initial_delay_ms` defaults
+      to 60 ms clamped to the bounds.
     - `codec`: "l16" (16-bit samples in host byte order, 2 bytes each) or "mulaw" (1 byte).
 
     `put(seq, timestamp, payload, arrival_ms, ssrc=None) -> PutResult`: one RTP packet.

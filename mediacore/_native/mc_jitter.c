@@ -25,8 +25,10 @@
  * it needs is r = a_ms - f * frame_ms (its transit time plus an unknown constant). A get() at
  * now_ms plays frame head with the offset O = now_ms - head * frame_ms; a frame is in time iff
  * r <= O. So the buffer steers O towards a target O*:
- *   - fixed mode: O* = r(first packet) + initial_delay_ms, for the whole stream; O never
- *     changes (no waiting, skipping or discarding);
+ *   - fixed mode: O* = min_r + initial_delay_ms (min_r: below), r(first packet) +
+ *     initial_delay_ms until then. It moves only as the fastest transit does, which follows
+ *     clock drift between sender and caller (100 ppm is 6 ms a minute: a delay counted
+ *     from the first packet alone would see every packet late, or pile up, within minutes);
  *   - adaptive: O* = min_r + max(peak, quantile), clamped to [min_delay, max_delay] above
  *     min_r, where min_r is the fastest transit (sliding min of r over MC_WIN packets), peak
  *     is the largest jitter r - min_r over the last MC_PEAK_WIN packets (~0.6 s), and
@@ -34,15 +36,17 @@
  *     forgetting (memory ~MC_FORGET: 100 packets, 2 s). A larger jitter raises O* at once
  *     (peak); a lasting one stays in the histogram, whose quantile falls slowly once the
  *     jitter is gone (after 2 s of 0..100 ms jitter: held ~3 s, back down after ~9 s); a
- *     lone outlier is forgotten with the peak. A packet with r > min_r + max_delay, or arriving within half a frame
- *     after one (a stall and its burst, not jitter), is left out of all three. Before
- *     MC_WARM packets, initial_delay_ms is the floor instead of min_delay.
- * O moves only in whole frames: by prefetch in both modes, by the rest in adaptive mode only:
- *   - prefetch: PREFETCH until O >= O* (both modes);
- *   - wait (O grows): the head frame is missing and O < O* (it is probably late), or nothing
- *     at all is held and O < min_r + max_delay (a delay spike, whose packets then come in a
- *     burst and play; or DTX silence, which waiting costs nothing but silence): conceal
- *     without advancing;
+ *     lone outlier is forgotten with the peak. A packet with r > min_r + max_delay, or
+ *     arriving within half a frame after one (a stall and its burst, not jitter), is left
+ *     out of all three. Before MC_WARM packets, initial_delay_ms is the floor instead of
+ *     min_delay.
+ * O moves only in whole frames (fixed mode waits only when O is half a frame below O*, and
+ * never while dry, so it moves only to follow O*):
+ *   - prefetch: PREFETCH until O >= O*;
+ *   - wait (O grows): the head frame is missing and O < O* (it is probably late), or,
+ *     adaptive only, nothing at all is held and O < min_r + max_delay (a delay spike, whose
+ *     packets then come in a burst and play; or DTX silence, which waiting costs nothing but
+ *     silence): conceal without advancing;
  *   - skip (O shrinks, no audio lost): the head frame is missing, a later one is held (since
  *     a frame time at least) and O - frame_ms >= O*: missing frames are passed over (a frame
  *     of the gap that could still be in time would have arrived by now);
@@ -366,9 +370,9 @@ static void hist_add(mc_jb *jb, double j)
 /* The adaptive target offset O* (see the top of the file). */
 static double target_off(const mc_jb *jb)
 {
-    if (jb->cfg.mode == MC_JB_MODE_FIXED)
-        return jb->fixed_off;
     double hi = dq_front(&jb->dmax, 0.0), lo = dq_front(&jb->dmin, 0.0);
+    if (jb->cfg.mode == MC_JB_MODE_FIXED)
+        return jb->dmin.len ? lo + jb->cfg.initial_delay_ms : jb->fixed_off;
     double floor_ms = jb->cfg.min_delay_ms;
     if (jb->npk < MC_WARM)
         floor_ms = jb->cfg.initial_delay_ms;
@@ -661,11 +665,13 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
         jb->since_discard = 0;
     }
     int adaptive = jb->cfg.mode == MC_JB_MODE_ADAPTIVE;
+    /* fixed mode moves O only to follow clock drift: with half a frame of slack */
+    double wait_below = adaptive ? target : target - jb->frame_ms / 2;
     /* Above target with the head frame missing and audio held further on (a loss after a
      * wait, audio resuming after DTX): skip missing frames rather than conceal them. Any
      * frame of the gap that could still come in time would have arrived by now, and the
      * concealment already played while waiting stood in for it. */
-    if (adaptive && jb->stored && off - jb->frame_ms >= target && settled_gap(jb, now_ms)) {
+    if (jb->stored && off - jb->frame_ms >= target && settled_gap(jb, now_ms)) {
         while (off - jb->frame_ms >= target && !held(slot_of(jb, jb->head), jb->head)) {
             jb->head++;
             off -= jb->frame_ms;
@@ -675,8 +681,7 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
     if (held(s, jb->head) && (s->mask & MC_FULL) == MC_FULL) {
         /* far above target: discard twice as often (still spread, one frame at a time) */
         int gap = off - target >= 5 * jb->frame_ms ? jb->shrink_gap / 2 : jb->shrink_gap;
-        if (adaptive && jb->since_discard >= gap
-            && off - MC_SHRINK_HYST * jb->frame_ms >= target) {
+        if (jb->since_discard >= gap && off - MC_SHRINK_HYST * jb->frame_ms >= target) {
             mc_slot *next = slot_of(jb, jb->head + 1);
             if (held(next, jb->head + 1) && (next->mask & MC_FULL) == MC_FULL) {
                 consume(jb, s);
@@ -708,7 +713,7 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
     if (dry && !jb->dry)
         jb->st.underruns++;
     jb->dry = dry;
-    if (adaptive && (off < target || (dry && off + jb->frame_ms <= target_cap(jb, target)))) {
+    if (off < wait_below || (adaptive && dry && off + jb->frame_ms <= target_cap(jb, target))) {
         /* Wait for it. Below target it is probably late. With nothing held at all the
          * network probably stalls (a delay spike: its packets come in a burst, and waiting
          * saves them) or the sender is silent (DTX: waiting costs only silence, and the
@@ -731,7 +736,7 @@ int mc_jb_get(mc_jb *jb, double now_ms, uint8_t *out)
     /* Audio held further on and the delay above target: skip the rest of the gap rather
      * than conceal it (nothing that arrived is lost, and any frame of the gap that could
      * still come in time would have arrived by now). */
-    if (adaptive && !dry && off - jb->frame_ms >= target && settled_gap(jb, now_ms)) {
+    if (!dry && off - jb->frame_ms >= target && settled_gap(jb, now_ms)) {
         while (off - jb->frame_ms >= target && !held(slot_of(jb, jb->head), jb->head)) {
             jb->head++;
             off -= jb->frame_ms;

@@ -162,7 +162,7 @@ def test_duplicate_and_late_packets_are_dropped_and_counted():
     jb = JitterBuffer(RATE, FRAME, mode="fixed", initial_delay_ms=20)
     assert jb.put(0, 0, l16(1), 0.0) is PutResult.ACCEPTED
     assert jb.put(0, 0, l16(1), 1.0) is PutResult.DUPLICATE
-    assert jb.put(2, 320, l16(3), 2.0) is PutResult.ACCEPTED
+    assert jb.put(2, 320, l16(3), 35.0) is PutResult.ACCEPTED
     jb.get(20.0)
     jb.get(40.0)                                # frame 1 is due and missing
     assert jb.put(1, 160, l16(2), 45.0) is PutResult.LATE
@@ -293,6 +293,27 @@ def test_shrinking_discards_frames_spread_over_time():
     jumps = [i for i in range(1, len(normal)) if normal[i] != normal[i - 1] + 1]
     assert len(jumps) == s.frames_discarded
     assert all(b - a >= 4 for a, b in zip(jumps, jumps[1:]))  # >= 100 ms apart
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "fixed"])
+@pytest.mark.parametrize("ppm", [-500, 500])
+def test_clock_drift_is_followed(mode, ppm):
+    """The sender's clock runs 500 ppm fast or slow against the caller's: over 5 minutes that
+    is 150 ms. Both modes follow it (fixed mode keeps its delay above the fastest transit),
+    so frames neither go late nor pile up."""
+    n = 5 * 60 * 50
+    rng = np.random.default_rng(2)
+    arrival = np.arange(n) * 20.0 * (1 + ppm * 1e-6) + 40 + rng.uniform(0, 10, n)
+    jb = JitterBuffer(RATE, FRAME, mode=mode, min_delay_ms=0, initial_delay_ms=60)
+    payload, k = l16(1), 0
+    for tick in range(int(arrival[-1] // 20) + 10):
+        while k < n and arrival[k] <= tick * 20.0:
+            jb.put(k & 0xFFFF, (k * FRAME) & 0xFFFFFFFF, payload, float(arrival[k]))
+            k += 1
+        jb.get(tick * 20.0)
+    s = jb.stats()
+    assert s.frames_late <= 5 and s.frames_normal >= n - 200
+    assert s.current_delay_ms <= 100
 
 
 def test_fixed_mode_keeps_its_delay():
