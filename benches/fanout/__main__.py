@@ -20,6 +20,7 @@ from benches.fanout import certs as certs_mod
 from benches.fanout import ramp as ramp_mod
 from benches.fanout.clients import CLIENTS, unavailable
 from benches.fanout.limits import SINK_CORE, pin, raise_nofile
+from benches.fanout.record import workdir_parent
 from benches.fanout.report import Row, table
 from benches.fanout.run import Point, run_point
 
@@ -37,6 +38,8 @@ def parse(argv):
     p.add_argument("--ramp-start", type=int, default=250)
     p.add_argument("--ramp-limit", type=int, default=12000, help="fds: ~19k per process here")
     p.add_argument("--ramp-resolution", type=float, default=0.05)
+    p.add_argument("--nice", type=int, default=0,
+                   help="priority of client and sink, e.g. -10 on a shared machine (root)")
     p.add_argument("--json", help="also write every run's numbers to this file")
     return p.parse_args(argv)
 
@@ -63,11 +66,11 @@ def main(argv=None) -> int:
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     rows, runs = [], []
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="fanout-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="fanout-", dir=workdir_parent()) as workdir:
         certs = certs_mod.make(workdir)
 
         def measure(client, transport, forks):
-            summary = run_point(Point(client, transport, forks, args.seconds, args.warmup_s),
+            summary = run_point(Point(client, transport, forks, args.seconds, args.warmup_s, args.nice),
                                 certs, workdir, progress)
             done(summary)
             runs.append(summary)

@@ -23,3 +23,13 @@ def pin(core: int | None) -> None:
     """Run this process on `core` only (None, or a machine without it: leave as is)."""
     if core is not None and core < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {core})
+
+
+def renice(nice: int) -> None:
+    """Ask for a larger share of the core on a shared machine (nice < 0 needs root; refused
+    quietly otherwise: the "other load" column then shows what the run competed with)."""
+    if nice:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        except OSError:
+            pass

@@ -10,23 +10,44 @@ from __future__ import annotations
 
 import mmap
 import os
+import time
 
 import numpy as np
 
 HEADER_SLOTS = 16
 # slot indexes (floor.c repeats them: keep in step)
 FORKS, FRAMES, WARMUP, CONNECTED, WRITTEN, STATUS, STALLS, CPU_START, CPU_END = range(9)
+# the steady window's edges: this process's CPU s (above), the client core's busy s from
+# /proc/stat (all tasks, softirq included), monotonic s
+CORE_START, CORE_END, WALL_START, WALL_END, CORE = range(9, 14)
 # STATUS values
 CONNECTING, RUNNING, DONE, OVERLOADED, FAILED = range(5)
 STATUS_NAMES = {CONNECTING: "connecting", RUNNING: "running", DONE: "done",
                 OVERLOADED: "overloaded", FAILED: "failed"}
 
 
-def create(path: str, forks: int, frames: int, warmup: int) -> None:
+def workdir_parent() -> str | None:
+    """Where run files go: memory (tmpfs) when there is one, so writes to the mapped record
+    never wait for disk writeback during a tick."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def core_busy_s(core: int) -> float:
+    """Seconds `core` has not been idle since boot (/proc/stat, in USER_HZ ticks): every task
+    and interrupt on it, so a window's difference minus our CPU is what else ran there."""
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith(f"cpu{core} "):
+                ticks = [int(x) for x in line.split()[1:]]
+                return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    return float("nan")
+
+
+def create(path: str, forks: int, frames: int, warmup: int, core: int) -> None:
     """A fresh record: header filled in, every write time NaN."""
     data = np.full(HEADER_SLOTS + forks * frames, np.nan)
     data[:HEADER_SLOTS] = 0
-    data[[FORKS, FRAMES, WARMUP]] = forks, frames, warmup
+    data[[FORKS, FRAMES, WARMUP, CORE]] = forks, frames, warmup, core
     data.tofile(path)
 
 
@@ -46,8 +67,23 @@ class Record:
         self.frames = int(self.header[FRAMES])
         self.warmup = int(self.header[WARMUP])
 
+    def prefault(self) -> None:
+        """Touch every page of the times for writing now, so the tick loop takes no page
+        fault (one per 512 frames otherwise, a few µs each) while it is measured."""
+        times = self.times
+        for k in range(0, len(times), 512):
+            times[k] = times[k]
+
     def set(self, slot: int, value: float) -> None:
         self.header[slot] = value
+
+    def mark(self, start: bool) -> None:
+        """The steady window opens (start) or closes: CPU, core busy and wall times."""
+        cpu, core, wall = (CPU_START, CORE_START, WALL_START) if start else \
+            (CPU_END, CORE_END, WALL_END)
+        self.header[cpu] = time.process_time()
+        self.header[core] = core_busy_s(int(self.header[CORE]))
+        self.header[wall] = time.monotonic()
 
     def close(self) -> None:
         self.header.release()

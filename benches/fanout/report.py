@@ -3,7 +3,9 @@
 Ratios are taken per transport: "x trio-ws" is how many times the trio-websocket baseline's
 figure this client reaches (forks per core in a ramp; CPU per frame otherwise, baseline /
 this, so higher is better both ways); "x floor" is this client's CPU per frame over the C
-floor's (1.0 is the floor; the engine's target is <= 1.2).
+floor's (1.0 is the floor; the engine's target is <= 1.2). "sink CPU" is the sink's share of
+its core while media flowed (near 100 %: it may lag); "other load" is the share of the
+client's core taken by anything else during the steady window (a shared machine).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def table(rows: list[Row], ramp: bool) -> str:
     head = ["client", "transport", "forks", "frames", "loss", "order errors", "p50 ms",
             "p99 ms", "max ms", "CPU µs/frame"]
     head += ["forks/core", "x trio-ws (forks)"] if ramp else ["x trio-ws (CPU)"]
-    head += ["x floor (CPU)", "sink CPU", "status"]
+    head += ["x floor (CPU)", "sink CPU", "other load", "status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by_key = {(r.client, r.transport): r for r in rows}
     for r in rows:
@@ -58,6 +60,7 @@ def table(rows: list[Row], ramp: bool) -> str:
         else:
             cells += [_ratio(base.run.cpu_us_per_frame if base and base.run else None, cpu)]
         cells += [_ratio(cpu, floor.run.cpu_us_per_frame if floor and floor.run else None),
-                  _num(s.sink_cpu_share * 100, ".0f") + " %", r.note or s.status]
+                  _num(s.sink_cpu_share * 100, ".0f") + " %",
+                  _num(s.other_load * 100, ".0f") + " %", r.note or s.status]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -37,6 +37,7 @@ class Point:
     forks: int
     seconds: float   # steady-state window
     warmup_s: float
+    nice: int = 0    # priority of the client and the sink (limits.renice)
 
     @property
     def warmup(self) -> int:
@@ -52,9 +53,9 @@ class Point:
         return connect + self.frames * stats.TICK_S + 30
 
 
-def start_sink(transport: str, certs: Certs, log) -> tuple[subprocess.Popen, int]:
+def start_sink(transport: str, certs: Certs, log, nice: int = 0) -> tuple[subprocess.Popen, int]:
     cmd = [sys.executable, "-m", "benches.fanout.sink", "--core", str(SINK_CORE),
-           "--drain-s", str(DRAIN_S)]
+           "--drain-s", str(DRAIN_S), "--nice", str(nice)]
     if transport == "tls":
         cmd += ["--cert", certs.cert_file, "--key", certs.key_file]
     sink = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
@@ -95,15 +96,15 @@ def run_point(point: Point, certs: Certs, workdir: str,
               progress: Callable[[str], None]) -> stats.RunSummary:
     name = f"{point.client}-{point.transport}-{point.forks}"
     path = os.path.join(workdir, name + ".rec")
-    rec.create(path, point.forks, point.frames, point.warmup)
+    rec.create(path, point.forks, point.frames, point.warmup, CLIENT_CORE)
     with open(os.path.join(workdir, name + ".log"), "w+") as log:
         sink, client = None, None
         try:
-            sink, port = start_sink(point.transport, certs, log)
+            sink, port = start_sink(point.transport, certs, log, point.nice)
             scheme = "wss" if point.transport == "tls" else "ws"
             plan = Plan(base_url=f"{scheme}://127.0.0.1:{port}", forks=point.forks,
                         frames=point.frames, warmup=point.warmup, record=path,
-                        ca_file=certs.ca_file, core=CLIENT_CORE)
+                        ca_file=certs.ca_file, core=CLIENT_CORE, nice=point.nice)
             client = subprocess.Popen([sys.executable, "-m", "benches.fanout.clients",
                                        point.client, plan.to_json()], stdout=log, stderr=log)
             deadline = time.monotonic() + point.time_limit_s()
@@ -148,7 +149,10 @@ def summarize(point: Point, path: str, report: dict, log_tail: str = "") -> stat
         cpu_us_per_frame=stats.cpu_us_per_frame(header[rec.CPU_START], header[rec.CPU_END],
                                                 times, point.warmup),
         stalls=int(header[rec.STALLS]), status=status,
-        sink_cpu_share=report.get("cpu_share") or math.nan, first_gap=first)
+        sink_cpu_share=report.get("cpu_share") or math.nan, first_gap=first,
+        other_load=stats.other_load(header[rec.CPU_END] - header[rec.CPU_START],
+                                    header[rec.CORE_END] - header[rec.CORE_START],
+                                    header[rec.WALL_END] - header[rec.WALL_START]))
 
 
 def last_error(log: str) -> str:

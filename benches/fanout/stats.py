@@ -50,6 +50,7 @@ class RunSummary:
     status: str             # the client's last status (done, overloaded, failed, ...)
     sink_cpu_share: float   # sink CPU / wall while the client ran: near 1 = sink-bound
     first_gap: str | None = None
+    other_load: float = math.nan  # share of the client's core busy with anything but it
 
     @property
     def loss(self) -> int:
@@ -67,6 +68,14 @@ def cpu_us_per_frame(cpu_start: float, cpu_end: float, times: np.ndarray, warmup
     if frames == 0 or not cpu_end > cpu_start:
         return math.nan
     return (cpu_end - cpu_start) / frames * 1e6
+
+
+def other_load(cpu_s: float, core_busy_s: float, wall_s: float) -> float:
+    """Share of the client core's time over the steady window spent on anything but the
+    client (other processes, interrupts charged to no one): a shared machine shows here."""
+    if not wall_s > 0:
+        return math.nan
+    return max(0.0, (core_busy_s - cpu_s) / wall_s)
 
 
 def received(per_fork_media: list[int], frames: int) -> int:

@@ -94,3 +94,9 @@ def test_a_run_passes_only_on_time_complete_and_in_order(change, ok):
     s = summary(**change)
     assert s.ok is ok
     assert s.loss == 100 - s.frames_received
+
+
+def test_other_load_is_the_cores_busy_time_not_ours():
+    assert stats.other_load(cpu_s=1.0, core_busy_s=1.5, wall_s=2.0) == 0.25
+    assert stats.other_load(cpu_s=1.0, core_busy_s=0.99, wall_s=2.0) == 0.0  # tick rounding
+    assert math.isnan(stats.other_load(1.0, 1.0, 0.0))

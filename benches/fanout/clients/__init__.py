@@ -9,8 +9,8 @@ benches.fanout.clients NAME PLAN_JSON`). It must: connect `plan.forks` forks to
 (tick n at t0 + n * 20 ms, monotonic clock) send one plivo media message (160 B μ-law) per
 fork per tick for `plan.frames` ticks; store `time.monotonic()` after each send returned in
 `record.times[n * forks + i]`; keep `record` slots CONNECTED / WRITTEN / STATUS up to date for
-the progress line; and read `time.process_time()` into CPU_START when tick `plan.warmup` is due
-and into CPU_END after the last frame. See `base.Pacer` for the overload rule.
+the progress line; and call `record.mark(start=True)` when tick `plan.warmup` is due and
+`record.mark(start=False)` after the last frame (the steady window's CPU, core and wall times). See `base.Pacer` for the overload rule.
 """
 
 from __future__ import annotations

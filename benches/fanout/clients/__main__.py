@@ -9,13 +9,14 @@ import traceback
 from benches.fanout import record as rec
 from benches.fanout.clients import load
 from benches.fanout.clients.base import Plan
-from benches.fanout.limits import pin, raise_nofile
+from benches.fanout.limits import pin, raise_nofile, renice
 
 
 def main() -> int:
     name, plan = sys.argv[1], Plan.from_json(sys.argv[2])
     raise_nofile()
     pin(plan.core)
+    renice(plan.nice)
     record = rec.Record(plan.record)
     try:
         load(name).run(plan, record)

@@ -25,6 +25,7 @@ class Plan:
     record: str            # path of the shared record file
     ca_file: str | None = None
     core: int | None = 0
+    nice: int = 0          # process priority for the client (limits.renice)
 
     def url(self, fork: int) -> str:
         return f"{self.base_url}/fork/{fork}"

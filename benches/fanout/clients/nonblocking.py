@@ -59,6 +59,7 @@ def run(plan: Plan, record: rec.Record) -> None:
         socks.append(sock)
         profiles.append(prof)
         record.set(rec.CONNECTED, i + 1)
+    record.prefault()
     try:
         trio.run(ticker, plan, record, socks, profiles)
     finally:
@@ -84,7 +85,7 @@ async def ticker(plan: Plan, record: rec.Record, socks, profiles) -> None:
             record.set(rec.STATUS, rec.OVERLOADED)
             break
         if n == plan.warmup:
-            record.set(rec.CPU_START, time.process_time())
+            record.mark(start=True)
         now_ms, payload, base = epoch0 + 20 * n, audio[n % len(audio)], n * forks
         for i in range(forks):
             length = encode[i](bufs[i], 0, now_ms, payload)
@@ -105,7 +106,7 @@ async def ticker(plan: Plan, record: rec.Record, socks, profiles) -> None:
                     backlogs[i] = None
         record.set(rec.WRITTEN, base + forks)
         record.set(rec.STALLS, stalls)
-    record.set(rec.CPU_END, time.process_time())
+    record.mark(start=False)
     await final_flush(backlogs, sends, times)
     if record.header[rec.STATUS] == rec.RUNNING:
         record.set(rec.STATUS, rec.DONE)

@@ -33,6 +33,7 @@ class Grid:
 
 
 def run(plan: Plan, record: rec.Record) -> None:
+    record.prefault()
     trio.run(main, plan, record)
 
 
@@ -72,7 +73,7 @@ async def fork(plan, record, grid: Grid, i: int, ctx, limiter) -> None:
             grid.written += 1
         grid.running -= 1
         if grid.running == 0:
-            record.set(rec.CPU_END, time.process_time())
+            record.mark(start=False)
         with trio.move_on_after(CONNECT_TIMEOUT_S):
             await ws.aclose()
 
@@ -82,7 +83,7 @@ async def monitor(plan: Plan, record: rec.Record, grid: Grid) -> None:
     await grid.ready.wait()
     record.set(rec.STATUS, rec.RUNNING)
     await trio.sleep_until(grid.t0 + plan.warmup * TICK_S)
-    record.set(rec.CPU_START, time.process_time())
+    record.mark(start=True)
     while grid.running:
         record.set(rec.WRITTEN, grid.written)
         await trio.sleep(PROGRESS_S)

@@ -30,6 +30,7 @@ class Grid:
 
 
 def run(plan: Plan, record: rec.Record) -> None:
+    record.prefault()
     asyncio.run(main(plan, record))
 
 
@@ -69,7 +70,7 @@ async def fork(plan, record, grid: Grid, i: int, ctx, limiter) -> None:
         grid.written += 1
     grid.running -= 1
     if grid.running == 0:
-        record.set(rec.CPU_END, time.process_time())
+        record.mark(start=False)
     await ws.close()
 
 
@@ -77,7 +78,7 @@ async def monitor(plan: Plan, record: rec.Record, grid: Grid) -> None:
     await grid.ready.wait()
     record.set(rec.STATUS, rec.RUNNING)
     await asyncio.sleep(grid.t0 + plan.warmup * TICK_S - asyncio.get_running_loop().time())
-    record.set(rec.CPU_START, time.process_time())
+    record.mark(start=True)
     while grid.running:
         record.set(rec.WRITTEN, grid.written)
         await asyncio.sleep(PROGRESS_S)
