@@ -69,6 +69,7 @@ SEND_BUFFER_BYTES = 64 * 1024
 BATCH_BYTES = 64 * 1024
 
 MEDIA, CONTROL, OPENING, WS = 0, 1, 2, 3  # queue item kinds
+_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)
 
 
 class _Closed(Exception):
@@ -84,6 +85,7 @@ class Fork:
     def __init__(self, engine: Engine, call: Call, stream_id: str, params: StreamParams,
                  account_id: str, auth_token: str | None) -> None:
         self.engine = engine
+        self.frame_hook = engine.frame_hook
         self.created_ms = engine.now_ms()
         self.call = call
         self.stream_id = stream_id
@@ -98,6 +100,12 @@ class Fork:
         self.tracks = tuple(0 if t == "inbound" else 1 for t in params.audio_track.tracks)
         self.both = len(self.tracks) == 2
         self.track = self.tracks[0]
+        self._frames_per_tick = len(self.tracks)
+        # the direct path's callables, looked up once
+        self._tick_into = self.profile.tick_into
+        self._frame_into = self.profile.media_frame_into
+        self._sock_send = None
+        self._view = memoryview(b"")
         self.scratch = bytearray()  # sized at the first start (templates exist from then on)
         self.conn: Connection | None = None
         self.ws: wsproto.WSConnection | None = None
@@ -130,26 +138,31 @@ class Fork:
     def offer(self, ts_ms: int, inbound, outbound) -> None:
         """This tick's frame(s), in the stream's format; called once per tick."""
         if self.open and not self.queue and not self.out:
-            profile, scratch = self.profile, self.scratch
             if self.both:
-                n = profile.tick_into(scratch, ts_ms, inbound, outbound)
+                n = self._tick_into(self.scratch, ts_ms, inbound, outbound)
+            elif self.track == 0:
+                n = self._frame_into(self.scratch, 0, ts_ms, inbound)
             else:
-                n = profile.media_frame_into(scratch, self.track, ts_ms,
-                                             inbound if self.track == 0 else outbound)
+                n = self._frame_into(self.scratch, 1, ts_ms, outbound)
             try:
-                sent = self.conn.send(memoryview(scratch)[:n])
+                sent = self._sock_send(self._view[:n])
+            except _WOULD_BLOCK:
+                sent = 0  # (TLS: the writer offers these bytes again, and more, as it must)
             except OSError as exc:
                 sent = 0
                 self._broken(f"network error: {exc}")
-            self.frames_sent += 2 if self.both else 1
+            self.frames_sent += self._frames_per_tick
             if self.first_frame_pending:
                 self._first_frame()
-            if sent < n:
-                self.out += memoryview(scratch)[sent:n]
-                # the tick is re-sent after a reconnect if the rest never gets out
-                item = [MEDIA, ts_ms, inbound, outbound, self._chunks_before(), True]
-                self.inflight.append((len(self.out), item))
-                self._wake()
+            if sent == n:
+                if self.frame_hook is not None:
+                    self.frame_hook(self, self.profile.chunk(self.track) - 1)
+                return
+            self.out += self._view[sent:n]
+            # the tick is encoded again after a reconnect if the rest never gets out
+            item = [MEDIA, ts_ms, inbound, outbound, self._chunks_before(), True]
+            self.inflight.append((len(self.out), item))
+            self._wake()
             return
         if self.ended or self._stop_input is not None:
             return  # a stopping stream takes no new audio (billing halts at the stop)
@@ -345,6 +358,8 @@ class Fork:
         if not self.scratch:
             frame = self.profile.max_frame_size(self.params.content_type.frame_bytes)
             self.scratch = bytearray(2 * frame)
+            self._view = memoryview(self.scratch)
+        self._sock_send = conn.sock.send
         self.inflight.append((len(self.out), [OPENING]))
         self.streamed = True
         self.open = True
@@ -440,7 +455,9 @@ class Fork:
             inflight = self.inflight
             while inflight and inflight[0][0] <= self.out_pos:
                 item = inflight.popleft()[1]
-                if item[0] == WS and item[2]:
+                if item[0] == MEDIA and self.frame_hook is not None:
+                    self.frame_hook(self, item[4][self.track])
+                elif item[0] == WS and item[2]:
                     self._ping_written_at = trio.current_time()
             if self.out_pos >= len(self.out):
                 self.out.clear()

@@ -1,40 +1,151 @@
-"""Where `mediacore.Engine` (issue 5) joins the benchmark as one more client.
+"""mediacore's engine as a fan-out client: `mediacore.Engine` under Trio, calls of 10 forks
+each (the default per-call limit), μ-law 8 kHz audio fed per call, plivo streams of the
+inbound track to `plan.url(i)`.
 
-Until the engine exists this client reports itself unavailable and the harness prints it as
-"not available"; it never produces numbers of its own. To plug the engine in, this module's
-`run(plan, record)` must, in this process (already pinned to the client core):
-
-- open one `mediacore.Engine` under `trio.run`, open calls (μ-law 8 kHz) and start
-  `plan.forks` streams with `service_url = plan.url(i)`, protocol `plivo`, track `inbound`,
-  and, for wss, the CA file `plan.ca_file` (the sink's certificate names 127.0.0.1);
-- feed each call one 160 B μ-law frame per 20 ms tick from `base.payloads()` for
-  `plan.frames` ticks, so each fork sends `start` then `plan.frames` media messages;
-- record `time.monotonic()` when each fork's frame n was handed to the socket (the send call
-  returned) in `record.times[n * plan.forks + i]`: this needs an engine hook reporting
-  (stream, media chunk, write time) per frame, cheap enough to leave on while measuring;
-- set `record` slots CONNECTED (forks whose `start` was sent), STATUS (RUNNING when the grid
-  starts, DONE at the end, OVERLOADED if a tick starts over 1 s late), WRITTEN (frames so far,
-  updated at most a few times a second); call `record.mark(start=True)` when tick
-  `plan.warmup` is due and `record.mark(start=False)` after the last frame; then stop the
-  streams and exit.
-
-Then `available` returns None once that is in place, and the engine appears in every table
-beside the baselines and the floor.
+Forks connect in the background and start streaming as soon as they are up, so the measured
+frames are the `plan.frames` frames each fork writes after every fork is connected: the
+engine's `frame_hook` reports (fork, chunk) for every frame handed to the socket in full, the
+first chunk after "go" is that fork's frame 0, and a fork is stopped right after its last
+measured frame. (The sink counts at most `plan.frames` media messages per fork, so the
+earlier frames are neither loss nor excess.) CPU_START is read when frame `plan.warmup` of
+fork 0 is written, CPU_END when the last fork writes its last frame.
 """
 
 from __future__ import annotations
 
+import gc
+import math
+import time
+
+import trio
+
 from benches.fanout import record as rec
-from benches.fanout.clients.base import Plan
+from benches.fanout.clients.base import ABANDON_LATE_S, Plan, client_context, payloads
+from mediacore import Engine
+from mediacore.codec import Format
+from mediacore.engine import UrlPolicy
+
+FORKS_PER_CALL = 10
+PROGRESS_S = 0.25
+CONNECT_TIMEOUT_S = 120
+SETTLE_S = 1.0
 
 
 def available(transport: str) -> str | None:
-    try:
-        from mediacore import Engine  # noqa: F401
-    except ImportError:
-        return "mediacore.Engine is not importable yet (issue 5)"
-    return "mediacore.Engine exists, but this client's run() has not been written for it"
+    return None
 
 
 def run(plan: Plan, record: rec.Record) -> None:
-    raise RuntimeError(available("tls" if plan.tls else "plain") or "not available")
+    record.prefault()
+    trio.run(main, plan, record)
+
+
+class Meter:
+    """The frame hook's state: which stream is which fork, and where each fork's measured
+    frames start. `hook` is a closure over locals: it runs once per frame."""
+
+    def __init__(self, plan: Plan, record: rec.Record) -> None:
+        self.plan, self.record = plan, record
+        self.index: dict[str, int] = {}
+        self.go = False
+        self.done = 0
+        self.finished = trio.Event()
+        self.engine: Engine | None = None
+        self.hook = self._make_hook()
+
+    @property
+    def written(self) -> int:
+        return self._written[0]
+
+    def _make_hook(self):
+        forks, frames, warmup = self.plan.forks, self.plan.frames, self.plan.warmup
+        times, monotonic = self.record.times, time.monotonic
+        index, base = self.index, [None] * forks
+        written = self._written = [0]
+        meter = self
+
+        def hook(fork, chunk: int) -> None:
+            i = index[fork.stream_id]
+            start = base[i]
+            if start is None:
+                if not meter.go:
+                    return
+                start = base[i] = chunk
+            n = chunk - start
+            if n < frames:
+                times[n * forks + i] = monotonic()
+                written[0] += 1
+                if n >= warmup - 1 and (n == warmup - 1 or n == frames - 1):
+                    meter._edge(fork, i, n)
+
+        return hook
+
+    def _edge(self, fork, i: int, n: int) -> None:
+        if n == self.plan.warmup - 1 and i == 0:
+            self.record.mark(start=True)
+        if n == self.plan.frames - 1:
+            self.engine.stop_stream(fork.stream_id)
+            self.done += 1
+            if self.done == self.plan.forks:
+                self.record.mark(start=False)
+                self.finished.set()
+
+
+async def main(plan: Plan, record: rec.Record) -> None:
+    meter = Meter(plan, record)
+    ctx = client_context(plan.ca_file) if plan.tls else None
+    policy = UrlPolicy.allowing("127.0.0.0/8", "::1/128", plain_ws=True)
+    second = b"".join(payloads())
+    async with Engine(policy=policy, ssl_context=ctx, frame_hook=meter.hook,
+                      max_streams_per_call=FORKS_PER_CALL) as engine:
+        meter.engine = engine
+        calls = [f"call-{c}" for c in range(math.ceil(plan.forks / FORKS_PER_CALL))]
+        for call in calls:
+            engine.open_call(call, format=Format.MULAW_8K)
+        streams = []
+        for i in range(plan.forks):
+            s = await engine.start_stream(
+                calls[i // FORKS_PER_CALL],
+                {"service_url": plan.url(i), "content_type": "audio/x-mulaw;rate=8000"},
+                account_id="MAFANOUTBENCH", stream_id=f"fork-{i}")
+            meter.index[s.stream_id] = i
+            streams.append(s.stream_id)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(feed, engine, calls, second)
+            with trio.fail_after(CONNECT_TIMEOUT_S):
+                while True:
+                    up = sum(engine.get(s).frames_sent > 0 for s in streams)
+                    record.set(rec.CONNECTED, up)
+                    if up == plan.forks:
+                        break
+                    failed = [s for s in streams if engine.get(s).status.ended]
+                    if failed:
+                        raise RuntimeError(f"{len(failed)} forks failed to connect: "
+                                           f"{engine.get(failed[0]).error}")
+                    await trio.sleep(0.05)
+            # frames queued while the last forks connected drain first: go on a settled grid
+            await trio.sleep(SETTLE_S)
+            # what a deployment does after start-up: long-lived objects (forks, tasks, sockets)
+            # leave the collector's generations, so a collection never walks them mid-tick
+            gc.freeze()
+            record.set(rec.STATUS, rec.RUNNING)
+            meter.go = True
+            while not meter.finished.is_set():
+                with trio.move_on_after(PROGRESS_S):
+                    await meter.finished.wait()
+                record.set(rec.WRITTEN, meter.written)
+                if engine.clock.stats.max_lateness_s > ABANDON_LATE_S:
+                    record.set(rec.STATUS, rec.OVERLOADED)
+                    break
+            record.set(rec.WRITTEN, meter.written)
+            if record.header[rec.STATUS] == rec.RUNNING:
+                record.set(rec.STATUS, rec.DONE)
+            nursery.cancel_scope.cancel()
+
+
+async def feed(engine: Engine, calls: list[str], second: bytes) -> None:
+    """One second of audio per call per second: the engine frames it per tick."""
+    while True:
+        for call in calls:
+            engine.feed(call, "inbound", second)
+        await trio.sleep(1.0)
