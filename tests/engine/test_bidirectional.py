@@ -80,13 +80,20 @@ def test_play_audio_is_converted_played_at_real_time_and_checkpoints_are_reporte
     run_mock(main)
 
 
-def test_checkpoint_timing_is_within_one_frame(certs):
-    """50 ms of audio (2.5 frames) then a checkpoint: played when the third frame plays."""
+def test_checkpoint_is_reported_on_the_tick_that_plays_the_audio_before_it(certs):
+    """50 ms of audio (2.5 frames) then a checkpoint: playedStream leaves on the tick that
+    plays the third (padded) frame, and the server has it at that same instant."""
+    received = {}
+
     async def behaviour(conn, ws):
         conn.messages.append(json.loads(await ws.get_message()))
         await ws.send_message(play(ulaw_encode(ramp(400, 8000)), "audio/x-mulaw", 8000))
         await ws.send_message(json.dumps({"event": "checkpoint", "name": "cp"}))
-        await receive_all(conn, ws)
+        while True:
+            message = json.loads(await ws.get_message())
+            conn.messages.append(message)
+            if message["event"] == "playedStream":
+                received["at"] = trio.current_time()
 
     async def main():
         async with trio.open_nursery() as nursery:
@@ -97,14 +104,13 @@ def test_checkpoint_timing_is_within_one_frame(certs):
                                                 "bidirectional": True})
                 frames = []
                 while len(frames) < 30:
-                    frames.append((trio.current_time(), await engine.read_playback("c")))
-                events = drain_events(engine)
+                    frame = await engine.read_playback("c")
+                    frames.append((trio.current_time(), frame))
             nursery.cancel_scope.cancel()
         audible = [t for t, f in frames if f != b"\xff" * 160]
         assert len(audible) == 3
-        (cp,) = [e for e in events if isinstance(e, CheckpointPlayed)]
-        # reported on the tick that played the last (padded) frame
-        assert cp.stream.start_time is not None
+        assert audible[1] - audible[0] == pytest.approx(0.020, abs=1e-9)
+        assert received["at"] == pytest.approx(audible[2], abs=1e-9)
     run_mock(main)
 
 

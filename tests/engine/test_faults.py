@@ -269,3 +269,36 @@ def test_no_pong_for_20_s_is_an_abnormal_close(certs):
             nursery.cancel_scope.cancel()
         assert final.status is StreamStatus.FAILED and "no pong within 20 s" in final.error
     run_mock(main)
+
+
+def test_reconnect_waits_the_jittered_backoff_exactly(certs):
+    import random
+
+    async def drop_first(conn, ws):
+        if len(server.connections) == 1:
+            conn.messages.append(json.loads(await ws.get_message()))
+            await ws.aclose(code=1011)
+        else:
+            while True:
+                conn.messages.append(json.loads(await ws.get_message()))
+
+    server = Recorder(drop_first)
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            await start_server(nursery, server, certs.server)
+            async with engine_for(certs, rng=random.Random(7)) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                                         "max_retries": 2})
+                await trio.sleep(3.0)
+                events = drain_events(engine)
+                assert engine.get(s.stream_id).reconnects == 1
+            nursery.cancel_scope.cancel()
+        (reconnecting,) = [e for e in events if isinstance(e, StreamReconnecting)]
+        expected = 0.5 * (0.5 + 0.5 * random.Random(7).random())  # first attempt: 0.5 s cap
+        assert reconnecting.delay_s == pytest.approx(expected)
+        assert "1011" in reconnecting.reason and reconnecting.attempt == 1
+        first, second = server.attempts
+        assert second - first == pytest.approx(expected, abs=1e-9)
+    run_mock(main)
