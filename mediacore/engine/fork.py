@@ -57,6 +57,9 @@ log = logging.getLogger("mediacore.fork")
 
 TICKS_PER_S = 50
 BUFFER_TICKS = 40 * TICKS_PER_S
+# audio kept while a stream first connects: what was said just before the server answered
+# (a slow first connection does not start the stream with a long backlog)
+PRECONNECT_TICKS = 2 * TICKS_PER_S
 DEGRADED_PERCENTS = (30, 60, 90)
 PING_INTERVAL_S = 20.0
 PONG_TIMEOUT_S = 20.0
@@ -64,6 +67,7 @@ INITIAL_RETRY_DELAYS_S = (1.0, 2.0)
 RECONNECT_BASE_S = 0.5
 RECONNECT_CAP_S = 10.0
 STOP_GRACE_S = 2.0
+CONNECT_TIMEOUT_S = 10.0  # TCP connect and TLS handshake, per attempt
 CLOSE_WAIT_S = 1.0
 SEND_BUFFER_BYTES = 64 * 1024
 BATCH_BYTES = 64 * 1024
@@ -166,7 +170,10 @@ class Fork:
             return
         if self.ended or self._stop_input is not None:
             return  # a stopping stream takes no new audio (billing halts at the stop)
-        self.queue.append([MEDIA, ts_ms, inbound, outbound, None, False])
+        queue = self.queue
+        if not self.streamed and len(queue) >= PRECONNECT_TICKS and queue[0][0] == MEDIA:
+            queue.popleft()  # before the first connection, keep only the latest audio
+        queue.append([MEDIA, ts_ms, inbound, outbound, None, False])
         self._check_buffer()
 
     def _chunks_before(self) -> tuple[int, int]:
@@ -335,8 +342,12 @@ class Fork:
         url = self.params.service_url
         host, _target, port, tls = request_target(url)
         ctx = self.engine.ssl_context if tls else None
-        conn = await open_connection(urlsplit(url).hostname or "", port, policy=self.engine.policy,
-                                     ssl_context=ctx)
+        try:
+            with trio.fail_after(CONNECT_TIMEOUT_S):
+                conn = await open_connection(urlsplit(url).hostname or "", port,
+                                             policy=self.engine.policy, ssl_context=ctx)
+        except trio.TooSlowError:
+            raise ConnectError("tcp", f"no connection within {CONNECT_TIMEOUT_S:g} s") from None
         try:
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
             headers = upgrade_headers(url, self.params.header_pairs, self.auth_token)

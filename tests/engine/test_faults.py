@@ -302,3 +302,56 @@ def test_reconnect_waits_the_jittered_backoff_exactly(certs):
         first, second = server.attempts
         assert second - first == pytest.approx(expected, abs=1e-9)
     run_mock(main)
+
+
+def test_a_server_that_never_answers_the_tls_handshake_times_out_per_attempt(certs):
+    async def main():
+        listener = trio.socket.socket()
+        with listener:
+            await listener.bind(("127.0.0.1", 0))
+            listener.listen()  # accepts TCP (backlog) but never speaks TLS
+            port = listener.getsockname()[1]
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{port}/"})
+                final = await wait_ended(engine, s.stream_id)
+        # three attempts of 10 s, with 1 s and 2 s between them
+        assert lasted(final) == pytest.approx(33.0, abs=1e-5)
+        assert final.error == "tcp: no connection within 10 s"
+    run_mock(main)
+
+
+def test_a_slow_first_connection_starts_with_the_last_2_s_of_audio_only(certs):
+    async def main():
+        listener = trio.socket.socket()
+        with listener:
+            await listener.bind(("127.0.0.1", 0))
+            port = listener.getsockname()[1]
+            async with trio.open_nursery() as nursery:
+                server = Recorder()
+                async with engine_for(certs) as engine:
+                    open_call(engine)
+                    # nothing listens for 5 s: attempts at 0 and 1 s are refused, the one at 3 s
+                    # finds the server that starts at 2.5 s
+                    s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{port}/",
+                                                             "content_type": "audio/x-mulaw;rate=8000"})
+                    listener.close()
+                    await trio.sleep(2.5)
+                    await nursery.start(serve_on, server, port, certs.server)
+                    await trio.sleep(1.0)
+                    engine.stop_stream(s.stream_id)
+                    final = await wait_ended(engine, s.stream_id)
+                nursery.cancel_scope.cancel()
+        media = server.connections[0].events("media")
+        assert final.status is StreamStatus.STOPPED and final.frames_dropped == 0
+        # 2 s kept from before the connection at 3 s, then real time until the stop at 3.5 s
+        assert 120 <= len(media) <= 127
+        stamps = [int(m["media"]["timestamp"]) for m in media]
+        assert all(b - a == 20 for a, b in zip(stamps, stamps[1:]))
+    run_mock(main)
+
+
+async def serve_on(server, port, ssl_context, task_status=trio.TASK_STATUS_IGNORED):
+    from trio_websocket import serve_websocket
+    server.port = port
+    await serve_websocket(server.handler, "127.0.0.1", port, ssl_context, task_status=task_status)
