@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -60,6 +61,8 @@ def done(summary) -> None:
 
 def main(argv=None) -> int:
     args = parse(argv)
+    # `kill` of the harness still runs the `finally` that stops the sink and the client
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     raise_nofile()
     pin(SINK_CORE)
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]

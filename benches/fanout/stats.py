@@ -1,7 +1,12 @@
 """The maths of a run: lateness per frame, percentiles, CPU per frame, pass/fail.
 
-Lateness of frame n of a fork = write time of n - (write time of frame 0 + n * 20 ms): the
-fork's own first frame is its reference, so connection order does not count as lateness.
+Lateness of frame n of a fork = write time of n - (the fork's first frame time + n * 20 ms),
+the fork's own start as reference, so connection order does not count as lateness. The
+start is taken as min over k of (write time of k - k * 20 ms): no frame can be written
+before it is due, so this is frame 0's time when frame 0 was on time (the issue's formula),
+and stays right when frame 0 itself was late. Measured from a late frame 0, every later
+frame would look early (negative lateness) and a client that started late and caught up
+would pass with a "p99" hundreds of ms below zero; this way lateness is never negative.
 Percentiles are nearest-rank (the smallest value with at least p % of the values at or below
 it), so p99 of 100 values is the 99th smallest and a single outlier in 100 does not hide.
 """
@@ -21,7 +26,10 @@ def lateness_ms(times: np.ndarray, warmup: int) -> np.ndarray:
     """Lateness in ms of every written steady-state frame (ticks >= warmup) of
     `times[frames, forks]`; frames never written (NaN) are left out (they count as loss)."""
     ticks = np.arange(times.shape[0], dtype=np.float64)[:, None]
-    late = times - (times[0] + ticks * TICK_S)
+    on_grid = times - ticks * TICK_S
+    with np.errstate(invalid="ignore"):
+        start = np.fmin.reduce(on_grid, axis=0)  # NaN-skipping min over each fork's frames
+    late = on_grid - start
     steady = late[warmup:].ravel()
     return steady[~np.isnan(steady)] * 1e3
 

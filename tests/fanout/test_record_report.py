@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from benches.fanout import record as rec
-from benches.fanout.report import Row, table
+from benches.fanout.report import Row, rows_from_json, table
 from benches.fanout.stats import RunSummary
 
 
@@ -42,17 +42,25 @@ def test_ratios_against_the_baseline_and_the_floor():
             Row("mediacore", "plain", None, note="not available: no engine")]
     text = table(rows, ramp=False)
     ours = cells(text, "python-nonblocking")
-    assert ours[9:12] == ["5.0", "8.00x", "1.25x"]
-    assert ours[12:14] == ["25 %", "5 %"]
+    assert ours[9:13] == ["5.0", "4,000", "8.00x", "1.25x"]
+    assert ours[13:15] == ["25 %", "5 %"]
     assert cells(text, "mediacore")[-1] == "not available: no engine"
 
 
 def test_ramp_ratios_compare_forks_per_core():
     rows = [Row("trio-websocket", "plain", run("trio-websocket", 40.0, 500), sustained=500),
             Row("floor", "plain", run("floor", 4.0, 4400), sustained=4400)]
-    assert cells(table(rows, ramp=True), "floor")[10:13] == ["4,400", "8.80x", "1.00x"]
+    assert cells(table(rows, ramp=True), "floor")[10:14] == ["5,000", "4,400", "8.80x", "1.00x"]
 
 
 def test_missing_numbers_print_as_dashes():
     rows = [Row("floor", "plain", run("floor", math.nan))]
-    assert cells(table(rows, ramp=False), "floor")[9:12] == ["-", "-", "-"]
+    assert cells(table(rows, ramp=False), "floor")[9:13] == ["-", "-", "-", "-"]
+
+
+def test_rows_come_back_from_the_json_of_a_ramp():
+    runs = [dict(vars(run("floor", 4.0, n)), ok=n <= 4000) for n in (1000, 2000, 4000)]
+    runs.append(dict(vars(run("floor", 4.0, 8000)), status="overloaded"))
+    rows, ramp = rows_from_json(runs)
+    assert ramp and len(rows) == 1
+    assert (rows[0].sustained, rows[0].run.forks) == (4000, 4000)

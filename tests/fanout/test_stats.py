@@ -23,23 +23,34 @@ def test_on_time_frames_have_zero_lateness_whatever_the_forks_offset():
 def test_lateness_is_measured_from_the_forks_first_frame_in_ms():
     times = grid(10, 2)
     times[7, 1] += 0.0042  # fork 1, frame 7 written 4.2 ms late
-    times[3, 0] -= 0.0010  # fork 0, frame 3 written 1 ms early
+    times[3, 0] += 0.0010  # fork 0, frame 3 written 1 ms late
     late = stats.lateness_ms(times, warmup=0).reshape(10, 2)
     assert late[7, 1] == pytest.approx(4.2)
-    assert late[3, 0] == pytest.approx(-1.0)
+    assert late[3, 0] == pytest.approx(1.0)
     assert np.count_nonzero(np.abs(late) > 1e-9) == 2
 
 
-def test_a_late_first_frame_moves_that_forks_reference():
+def test_a_late_first_frame_is_late_not_everything_after_it_early():
     times = grid(5, 1)
     times[0, 0] += 0.003
-    assert stats.lateness_ms(times, warmup=0) == pytest.approx([0, -3, -3, -3, -3])
+    assert stats.lateness_ms(times, warmup=0) == pytest.approx([3, 0, 0, 0, 0])
+
+
+def test_a_client_that_starts_late_and_catches_up_shows_its_lateness():
+    """Frames 0-2 written back to back 300 ms late, then on the grid again."""
+    times = grid(20, 1)
+    times[:3, 0] = times[3, 0] + 0.3 - 0.0001 * np.arange(3)[::-1]
+    times[3:8, 0] += np.linspace(0.3, 0, 5)
+    late = stats.lateness_ms(times, warmup=0)
+    assert late.min() == pytest.approx(0, abs=1e-9)
+    assert stats.nearest_rank(late, 99) > 200
 
 
 def test_warmup_ticks_and_unwritten_frames_are_left_out():
     times = grid(10, 3)
     times[1, 0] += 0.5      # in the warm-up: ignored
     times[6, 2] = np.nan    # never written: loss, not lateness
+    times[0, 1] = np.nan    # nor does a lost first frame change the reference
     late = stats.lateness_ms(times, warmup=4)
     assert late.size == 6 * 3 - 1
     assert np.allclose(late, 0, atol=1e-9)
