@@ -38,7 +38,7 @@ from mediacore.engine.events import (AudioCleared, CheckpointPlayed, DtmfRequest
                                      StreamDegraded, StreamEnded, StreamReconnecting,
                                      StreamStarted)
 from mediacore.engine.fork import STOP_GRACE_S, Fork
-from mediacore.engine.lifecycle import StopReason, StreamInput, StreamStatus, next_state
+from mediacore.engine.lifecycle import StreamInput, StreamStatus, next_state
 from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
 from mediacore.engine.playout import PlaybackFull
 from mediacore.engine.transport import ConnectError, client_ssl_context, resolve

@@ -43,10 +43,8 @@ from mediacore.engine.handshake import (HandshakeFailed, HandshakeRejected, open
                                         request_target, upgrade_headers)
 from mediacore.engine.lifecycle import StreamInput, ending
 from mediacore.engine.params import InvalidParameter, StreamParams
-from mediacore.engine.playout import PlaybackFull
 from mediacore.engine.transport import ConnectError, Connection, open_connection
-from mediacore.wire import (CLOSE_MESSAGE_TOO_BIG, MAX_MESSAGE_BYTES, Checkpoint, Clear,
-                            ClearAudio, Mark, PlayAudio, SendDtmf, Stop, WireProtocolError,
+from mediacore.wire import (CLOSE_MESSAGE_TOO_BIG, MAX_MESSAGE_BYTES, WireProtocolError,
                             make_profile)
 
 if TYPE_CHECKING:

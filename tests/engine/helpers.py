@@ -34,3 +34,18 @@ def kinds(events) -> list[str]:
 def tone_frame(i: int, size: int = 160) -> bytes:
     """A frame whose bytes say which frame it is."""
     return bytes([i % 256]) * size
+
+
+@contextlib.asynccontextmanager
+async def serving(certs, behaviour=None, *, recorder=None, tls: bool = True, **engine_kwargs):
+    """A recording server (trio-websocket; TLS unless `tls=False`; `recorder` or a Recorder
+    acting out `behaviour`) and an engine that trusts it; on exit the engine shuts down first,
+    then the server."""
+    from tests.engine.servers import Recorder, start_server
+
+    recorder = recorder if recorder is not None else Recorder(behaviour)
+    async with trio.open_nursery() as nursery:
+        server = await start_server(nursery, recorder, certs.server if tls else None)
+        async with engine_for(certs, **engine_kwargs) as engine:
+            yield server, engine
+        nursery.cancel_scope.cancel()

@@ -11,8 +11,8 @@ import trio
 from mediacore.codec import Format, Transcoder, ulaw_encode
 from mediacore.engine.events import AudioCleared, CheckpointPlayed, DtmfRequested
 from tests.engine.conftest import run_mock
-from tests.engine.helpers import drain_events, engine_for
-from tests.engine.servers import Recorder, receive_all, start_server
+from tests.engine.helpers import serving, drain_events
+from tests.engine.servers import receive_all
 
 
 def play(payload: bytes, content_type="audio/x-l16", rate=16000) -> str:
@@ -48,18 +48,15 @@ def test_play_audio_is_converted_played_at_real_time_and_checkpoints_are_reporte
         await receive_all(conn, ws)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                s = await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                    "bidirectional": True})
-                frames, times = [], []
-                for _ in range(40):
-                    frames.append(await engine.read_playback("c"))
-                    times.append(trio.current_time())
-                events = drain_events(engine)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                                "bidirectional": True})
+            frames, times = [], []
+            for _ in range(40):
+                frames.append(await engine.read_playback("c"))
+                times.append(trio.current_time())
+            events = drain_events(engine)
         assert all(b - a == pytest.approx(0.020, abs=1e-9) for a, b in zip(times, times[1:]))
         expected = Transcoder(Format.L16_16K, Format.MULAW_8K).process(audio)
         silence = b"\xff" * 160
@@ -96,17 +93,14 @@ def test_checkpoint_is_reported_on_the_tick_that_plays_the_audio_before_it(certs
                 received["at"] = trio.current_time()
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                "bidirectional": True})
-                frames = []
-                while len(frames) < 30:
-                    frame = await engine.read_playback("c")
-                    frames.append((trio.current_time(), frame))
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                            "bidirectional": True})
+            frames = []
+            while len(frames) < 30:
+                frame = await engine.read_playback("c")
+                frames.append((trio.current_time(), frame))
         audible = [t for t, f in frames if f != b"\xff" * 160]
         assert len(audible) == 3
         assert audible[1] - audible[0] == pytest.approx(0.020, abs=1e-9)
@@ -124,15 +118,12 @@ def test_clear_audio_drops_the_queue_and_voids_checkpoints(certs):
         await receive_all(conn, ws)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.L16_8K)
-                await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                "bidirectional": True})
-                frames = [await engine.read_playback("c") for _ in range(150)]
-                events = drain_events(engine)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.L16_8K)
+            await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                            "bidirectional": True})
+            frames = [await engine.read_playback("c") for _ in range(150)]
+            events = drain_events(engine)
         audible = [f for f in frames if f != bytes(320)]
         assert 20 <= len(audible) <= 30  # about 0.5 s played, then nothing
         last = max(i for i, f in enumerate(frames) if f != bytes(320))
@@ -155,15 +146,12 @@ def test_send_dtmf_and_errors_on_bidirectional_streams(certs):
         await receive_all(conn, ws)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                "bidirectional": True})
-                await trio.sleep(0.5)
-                events = drain_events(engine)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                            "bidirectional": True})
+            await trio.sleep(0.5)
+            events = drain_events(engine)
         assert [e.digits for e in events if isinstance(e, DtmfRequested)] == ["12#"]
         errors = [m["error"] for m in server.connections[0].events("error")]
         assert len(errors) == 4
@@ -181,13 +169,10 @@ def test_play_audio_on_a_one_way_stream_is_refused_with_an_error(certs):
         await receive_all(conn, ws)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/"})
-                await trio.sleep(0.2)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+            await trio.sleep(0.2)
         (error,) = server.connections[0].events("error")
         assert "not bidirectional" in error["error"]
     run_mock(main)
@@ -203,14 +188,11 @@ def test_playback_beyond_60_s_is_refused_with_playback_buffer_full(certs):
         await receive_all(conn, ws)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                "bidirectional": True})
-                await trio.sleep(0.2)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                            "bidirectional": True})
+            await trio.sleep(0.2)
         errors = server.connections[0].events("error")
         assert [e["error"] for e in errors] == ["playback buffer full"]
         assert isinstance(errors[0]["sequenceNumber"], int)
@@ -233,16 +215,13 @@ def test_twilio_media_marks_and_clear(certs):
         await receive_all(conn, ws)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                "bidirectional": True, "protocol": "twilio",
-                                                "extra_headers": "agent=7"})
-                for _ in range(40):
-                    await engine.read_playback("c")
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                            "bidirectional": True, "protocol": "twilio",
+                                            "extra_headers": "agent=7"})
+            for _ in range(40):
+                await engine.read_playback("c")
         conn = server.connections[0]
         assert conn.messages[0] == {"event": "connected", "protocol": "Call", "version": "1.0.0"}
         start = conn.messages[1]["start"]

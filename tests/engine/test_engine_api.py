@@ -15,7 +15,7 @@ from mediacore.engine.events import StreamEnded, StreamStarted
 from mediacore.engine.lifecycle import StopReason, StreamStatus
 from mediacore.engine.params import InvalidParameter
 from tests.engine.conftest import run_mock
-from tests.engine.helpers import LOOPBACK, drain_events, engine_for
+from tests.engine.helpers import serving, drain_events, engine_for
 from tests.engine.servers import Recorder, receive_all, start_server
 
 
@@ -84,21 +84,18 @@ def test_host_names_resolving_to_refused_addresses_are_400():
 
 def test_packets_go_through_the_jitter_buffer(certs):
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                await engine.start_stream("c", {"service_url": url(server),
-                                                "content_type": "audio/x-mulaw;rate=8000"})
-                # packets 0..59 with one swap (reordering) every 10, 20 ms apart
-                order = list(range(60))
-                for i in range(0, 60, 10):
-                    order[i], order[i + 1] = order[i + 1], order[i]
-                for n, seq in enumerate(order):
-                    engine.feed_packet("c", "inbound", seq, seq * 160, bytes([seq + 1]) * 160)
-                    await trio.sleep(0.020)
-                await trio.sleep(0.5)
-            nursery.cancel_scope.cancel()
+        async with serving(certs) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": url(server),
+                                            "content_type": "audio/x-mulaw;rate=8000"})
+            # packets 0..59 with one swap (reordering) every 10, 20 ms apart
+            order = list(range(60))
+            for i in range(0, 60, 10):
+                order[i], order[i + 1] = order[i + 1], order[i]
+            for n, seq in enumerate(order):
+                engine.feed_packet("c", "inbound", seq, seq * 160, bytes([seq + 1]) * 160)
+                await trio.sleep(0.020)
+            await trio.sleep(0.5)
         payloads = [base64.b64decode(m["media"]["payload"]) for m in server.connections[0].events("media")]
         voiced = [p[0] - 1 for p in payloads if p != b"\xff" * 160 and len(set(p)) == 1 and p[0] <= 60]
         # the reordered packets come out in timestamp order
@@ -108,18 +105,15 @@ def test_packets_go_through_the_jitter_buffer(certs):
 
 def test_dtmf_from_the_call_reaches_every_stream(certs):
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c")
-                await engine.start_stream("c", {"service_url": url(server, "a")})
-                await engine.start_stream("c", {"service_url": url(server, "b"), "protocol": "twilio"})
-                await trio.sleep(0.1)
-                engine.send_dtmf("c", "5")
-                with pytest.raises(ValueError, match="DTMF digit"):
-                    engine.send_dtmf("c", "55")
-                await trio.sleep(0.1)
-            nursery.cancel_scope.cancel()
+        async with serving(certs) as (server, engine):
+            engine.open_call("c")
+            await engine.start_stream("c", {"service_url": url(server, "a")})
+            await engine.start_stream("c", {"service_url": url(server, "b"), "protocol": "twilio"})
+            await trio.sleep(0.1)
+            engine.send_dtmf("c", "5")
+            with pytest.raises(ValueError, match="DTMF digit"):
+                engine.send_dtmf("c", "55")
+            await trio.sleep(0.1)
         plivo, twilio = sorted(server.connections, key=lambda c: c.path)
         (d1,) = plivo.events("dtmf")
         assert d1["dtmf"]["digit"] == "5" and d1["dtmf"]["track"] == "inbound"
@@ -157,18 +151,15 @@ def test_outbound_track_mixes_fed_audio_with_playback(certs):
         await receive_all(conn, ws)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("c", format=Format.MULAW_8K)
-                await engine.start_stream("c", {"service_url": url(server, "bidi"), "bidirectional": True})
-                await engine.start_stream("c", {"service_url": url(server, "both"), "audio_track": "both",
-                                                "content_type": "audio/x-mulaw;rate=8000"})
-                await trio.sleep(0.1)
-                for _ in range(20):
-                    engine.feed("c", "outbound", ulaw_encode(np.full(160, 1000, np.int16)))
-                await trio.sleep(0.6)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            engine.open_call("c", format=Format.MULAW_8K)
+            await engine.start_stream("c", {"service_url": url(server, "bidi"), "bidirectional": True})
+            await engine.start_stream("c", {"service_url": url(server, "both"), "audio_track": "both",
+                                            "content_type": "audio/x-mulaw;rate=8000"})
+            await trio.sleep(0.1)
+            for _ in range(20):
+                engine.feed("c", "outbound", ulaw_encode(np.full(160, 1000, np.int16)))
+            await trio.sleep(0.6)
         both = next(c for c in server.connections if c.path == "/both")
         out = [np.frombuffer(ulaw_decode(base64.b64decode(m["media"]["payload"])), np.int16)
                for m in both.events("media") if m["media"]["track"] == "outbound"]

@@ -4,13 +4,12 @@ import json
 
 import pytest
 import trio
-from trio_websocket import ConnectionClosed
 
 from mediacore.codec import Format
-from mediacore.engine.events import StreamDegraded, StreamEnded, StreamReconnecting
+from mediacore.engine.events import StreamDegraded, StreamReconnecting
 from mediacore.engine.lifecycle import StopReason, StreamStatus
 from tests.engine.conftest import run_mock
-from tests.engine.helpers import drain_events, engine_for, kinds, tone_frame
+from tests.engine.helpers import serving, drain_events, engine_for, kinds, tone_frame
 from tests.engine.servers import RawServer, Recorder, TlsCerts, refused_port, start_server
 
 
@@ -48,15 +47,12 @@ def test_connection_refused_retries_at_1_and_2_s_then_fails(certs):
 
 def test_handshake_403_is_retried_twice_and_reported(certs):
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(reject_status=403), certs.server)
-            async with engine_for(certs) as engine:
-                open_call(engine)
-                t0 = trio.current_time()
-                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
-                final = await wait_ended(engine, s.stream_id)
-                assert lasted(final) == pytest.approx(3.0, abs=1e-5)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, recorder=Recorder(reject_status=403)) as (server, engine):
+            open_call(engine)
+            t0 = trio.current_time()
+            s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+            final = await wait_ended(engine, s.stream_id)
+            assert lasted(final) == pytest.approx(3.0, abs=1e-5)
         assert [round(t - t0, 6) for t in server.attempts] == [0.0, 1.0, 3.0]
         assert final.status is StreamStatus.FAILED and final.error == "handshake: HTTP 403"
     run_mock(main)
@@ -87,14 +83,11 @@ def test_server_stop_ends_the_stream_as_remote_close(certs):
             conn.messages.append(json.loads(await ws.get_message()))
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                open_call(engine)
-                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
-                final = await wait_ended(engine, s.stream_id)
-                await trio.sleep(0.1)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            open_call(engine)
+            s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+            final = await wait_ended(engine, s.stream_id)
+            await trio.sleep(0.1)
         conn = server.connections[0]
         assert final.status is StreamStatus.STOPPED and final.stop_reason is StopReason.REMOTE_CLOSE
         assert conn.messages[-1]["event"] == "stop"
@@ -117,15 +110,12 @@ def test_garbage_from_the_server_gets_error_messages_and_the_stream_keeps_runnin
             conn.messages.append(json.loads(await ws.get_message()))
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                open_call(engine)
-                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                         "bidirectional": True})
-                await trio.sleep(1.0)
-                assert engine.get(s.stream_id).status is StreamStatus.IN_PROGRESS
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            open_call(engine)
+            s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                                     "bidirectional": True})
+            await trio.sleep(1.0)
+            assert engine.get(s.stream_id).status is StreamStatus.IN_PROGRESS
         errors = [m["error"] for m in server.connections[0].events("error")]
         assert len(errors) == 3  # the unknown event is ignored
         assert errors[0].startswith("invalid JSON")
@@ -143,13 +133,10 @@ def test_abnormal_close_without_retries_fails_the_stream(certs):
         await ws.aclose(code=1011)
 
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(behaviour), certs.server)
-            async with engine_for(certs) as engine:
-                open_call(engine)
-                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
-                final = await wait_ended(engine, s.stream_id)
-            nursery.cancel_scope.cancel()
+        async with serving(certs, behaviour) as (server, engine):
+            open_call(engine)
+            s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
+            final = await wait_ended(engine, s.stream_id)
         assert final.status is StreamStatus.FAILED
         assert final.stop_reason is StopReason.CONNECTION_ERROR
         assert "1011" in final.error
@@ -235,15 +222,12 @@ def test_a_server_that_stops_reading_degrades_then_fails_as_slow_consumer(certs)
 
 def test_stream_timeout_stops_the_stream_at_the_exact_time(certs):
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(), certs.server)
-            async with engine_for(certs) as engine:
-                open_call(engine)
-                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
-                                                         "stream_timeout": 2})
-                final = await wait_ended(engine, s.stream_id)
-                assert lasted(final) == pytest.approx(2.0, abs=1e-5)
-            nursery.cancel_scope.cancel()
+        async with serving(certs) as (server, engine):
+            open_call(engine)
+            s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
+                                                     "stream_timeout": 2})
+            final = await wait_ended(engine, s.stream_id)
+            assert lasted(final) == pytest.approx(2.0, abs=1e-5)
         assert final.status is StreamStatus.TIMEOUT and final.stop_reason is StopReason.STREAM_TIMEOUT
         conn = server.connections[0]
         assert conn.messages[-1]["stop"]["reason"] == "stream_timeout"

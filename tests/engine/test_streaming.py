@@ -7,12 +7,10 @@ import pytest
 import trio
 
 from mediacore.codec import Format
-from mediacore.engine.events import StreamEnded, StreamStarted
 from mediacore.engine.handshake import signature
 from mediacore.engine.lifecycle import StopReason, StreamStatus
 from tests.engine.conftest import run_mock
-from tests.engine.helpers import drain_events, engine_for, kinds, tone_frame
-from tests.engine.servers import Recorder, start_server
+from tests.engine.helpers import serving, drain_events, kinds, tone_frame
 
 
 def wss(recorder, path="/stream"):
@@ -21,23 +19,20 @@ def wss(recorder, path="/stream"):
 
 def test_a_stream_sends_start_then_one_frame_per_tick_then_stop(certs):
     async def main():
-        async with trio.open_nursery() as nursery:
-            server = await start_server(nursery, Recorder(), certs.server)
-            async with engine_for(certs) as engine:
-                engine.open_call("call-1", format=Format.MULAW_8K, call_from="+1555", call_to="+1666")
-                stream = await engine.start_stream(
-                    "call-1", {"service_url": wss(server), "content_type": "audio/x-mulaw;rate=8000",
-                               "extra_headers": "team=blue,id=7"},
-                    account_id="MA42", auth_token="s3cret")
-                assert stream.status is StreamStatus.INITIATED
-                for i in range(40):
-                    engine.feed("call-1", "inbound", tone_frame(i))
-                await trio.sleep(1.0)
-                engine.stop_stream(stream.stream_id)
-                await trio.sleep(0.5)
-                final = engine.get(stream.stream_id)
-                events = drain_events(engine)
-            nursery.cancel_scope.cancel()
+        async with serving(certs) as (server, engine):
+            engine.open_call("call-1", format=Format.MULAW_8K, call_from="+1555", call_to="+1666")
+            stream = await engine.start_stream(
+                "call-1", {"service_url": wss(server), "content_type": "audio/x-mulaw;rate=8000",
+                           "extra_headers": "team=blue,id=7"},
+                account_id="MA42", auth_token="s3cret")
+            assert stream.status is StreamStatus.INITIATED
+            for i in range(40):
+                engine.feed("call-1", "inbound", tone_frame(i))
+            await trio.sleep(1.0)
+            engine.stop_stream(stream.stream_id)
+            await trio.sleep(0.5)
+            final = engine.get(stream.stream_id)
+            events = drain_events(engine)
         conn = server.connections[0]
         messages = conn.messages
         assert [m["event"] for m in messages[:2]] == ["start", "media"]
