@@ -77,6 +77,10 @@ def main(argv=None) -> int:
                                 certs, workdir, progress)
             done(summary)
             runs.append(summary)
+            if args.json:  # after every run: a long ramp that is stopped keeps what it did
+                with open(args.json, "w") as out:
+                    json.dump([dict(vars(s), loss=s.loss, ok=s.ok) for s in runs], out,
+                              indent=1, default=float)
             return summary
 
         for transport in transports:
@@ -106,10 +110,6 @@ def main(argv=None) -> int:
           f"{args.seconds:g} s steady after {args.warmup_s:g} s warm-up, "
           f"{time.monotonic() - started:.0f} s in all\n")
     print(table(rows, args.ramp))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump([dict(vars(s), loss=s.loss, ok=s.ok) for s in runs], out, indent=1,
-                      default=float)
     return 0
 
 

@@ -107,10 +107,11 @@ class Sink:
                 return self.close(conn, f"TLS handshake: {exc}")
             conn.state = HTTP
         sock, view = conn.sock, self.view
-        # One read per round and socket: epoll is level-triggered, so what a full buffer left
-        # behind is read next round. An SSLSocket returns one TLS record per read: read on
-        # while it holds decrypted bytes (bounded: a round must not starve other forks).
-        for _ in range(64):
+        # Plain: one read per round empties the socket (epoll is level-triggered: what a full
+        # buffer left behind is read next round). An SSLSocket returns one TLS record (here one
+        # frame) per read, and pending() does not see records still in the kernel: read until
+        # it would block, bounded so that one fork cannot starve the others.
+        for _ in range(256):
             try:
                 n = sock.recv_into(view)
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -121,7 +122,7 @@ class Sink:
                 return self.close(conn)
             if not self.received(conn, view[:n]):
                 return
-            if self.ctx is None or not sock.pending():
+            if self.ctx is None and n < READ_BYTES:
                 return
 
     def received(self, conn: Conn, data) -> bool:

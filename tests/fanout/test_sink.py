@@ -4,6 +4,7 @@ frames: its report counts media per fork and names the first gap."""
 import json
 import socket
 import ssl
+import time
 import pytest
 
 from benches.fanout.certs import make
@@ -41,21 +42,25 @@ def test_the_sink_reports_counts_and_first_gaps(transport, certs):
         try:
             tls = certs if transport == "tls" else None
             good, gap, late_start = (open_fork(port, i, tls) for i in range(3))
-            good.sendall(b"".join(masked(TEXT, m.encode())
-                                  for m in [start()] + [media(n + 2, n + 1) for n in range(50)]))
+            time.sleep(0.7)  # past SETUP_QUIET_S: the sink now reads in batches, as in a run
+            for m in [start()] + [media(n + 2, n + 1) for n in range(200)]:
+                good.sendall(masked(TEXT, m.encode()))  # over TLS: one record per frame
             gap.sendall(b"".join(masked(TEXT, m.encode())
                                  for m in (start(), media(2, 1), media(3, 3))))
             late_start.sendall(masked(TEXT, media(1, 1).encode()))
             for sock in (good, gap, late_start):
                 sock.close()
+            asked = time.monotonic()
             report = stop_sink(sink)
+            # drained at once: the sink reads every record waiting, not one per round
+            assert time.monotonic() - asked < 3
         finally:
             sink.kill()
             sink.wait()
-    assert report["accepted"] == 3 and report["total_media"] == 53
+    assert report["accepted"] == 3 and report["total_media"] == 203
     assert report["open_at_end"] == 0
     assert report["forks"] == [
-        {"fork": 0, "media": 50, "messages": 51, "started": True, "gap": None},
+        {"fork": 0, "media": 200, "messages": 201, "started": True, "gap": None},
         {"fork": 1, "media": 2, "messages": 3, "started": True,
          "gap": "message 3: inbound chunk 3, expected 2"},
         {"fork": 2, "media": 1, "messages": 1, "started": False,
