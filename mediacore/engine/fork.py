@@ -84,6 +84,16 @@ class _Closed(Exception):
 
 
 class Fork:
+    # slots: a fork is touched every tick; compact attributes keep thousands of them in cache
+    __slots__ = ("_active_scope", "_awaiting_pong", "_closed_by_server", "_conn_error", "_frame_into",
+                 "_frames_per_tick", "_message", "_ping_written_at", "_serving_scope",
+                 "_sock_send", "_stop_error", "_stop_event", "_stop_input", "_tick_into",
+                 "_view", "_wake_writer", "account_id", "auth_token", "both", "call",
+                 "conn", "created_ms", "degraded_level", "ended", "engine",
+                 "first_frame_pending", "frame_hook", "frames_dropped", "frames_sent",
+                 "inflight", "open", "out", "out_pos", "params", "profile", "queue",
+                 "reconnects", "scratch", "stream_id", "streamed", "track", "tracks", "ws")
+
     def __init__(self, engine: Engine, call: Call, stream_id: str, params: StreamParams,
                  account_id: str, auth_token: str | None) -> None:
         self.engine = engine
@@ -158,7 +168,7 @@ class Fork:
                 self._first_frame()
             if sent == n:
                 if self.frame_hook is not None:
-                    self.frame_hook(self, self.profile.chunk(self.track) - 1)
+                    self.frame_hook(self, self.profile.next_chunk_of(self.track) - 1)
                 return
             self.out += self._view[sent:n]
             # the tick is encoded again after a reconnect if the rest never gets out

@@ -106,6 +106,8 @@ class Profile:
         self.max_frame_size = self._encoder.max_frame_size
         # after a reconnect, frames cut off mid-write are encoded again with their chunks
         self.rewind_chunk = self._encoder.rewind_chunk
+        # the next chunk of track 0 or 1, natively (chunk() also takes track names)
+        self.next_chunk_of = self._encoder.chunk
 
     # -- numbering ---------------------------------------------------------------------------
 
