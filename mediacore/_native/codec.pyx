@@ -4,8 +4,23 @@
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport int16_t, uint8_t
 
+from cpython.list cimport PyList_GET_ITEM
+
 from mediacore._native._buffers cimport (PyBuffer_Release, get_pcm, get_bytes, get_dst,
                                          check_even, check_room)
+
+# Byte counts returned by the *_into functions, as ready-made ints: a 20 ms L16 frame is 320
+# or 640 bytes, above CPython's small-int cache, and allocating the int costs as much as a
+# sixth of a decode.
+cdef list _COUNTS = list(range(4097))
+
+
+cdef inline object _count(Py_ssize_t n):
+    cdef object obj
+    if n <= 4096:
+        obj = <object>PyList_GET_ITEM(_COUNTS, n)
+        return obj
+    return n
 
 
 def ulaw_encode(pcm):
@@ -43,7 +58,7 @@ def ulaw_encode_into(src, dst):
         try:
             check_room(d.len, s.len >> 1)
             mc_ulaw_encode(<const int16_t*>s.buf, <uint8_t*>d.buf, s.len >> 1)
-            return s.len >> 1
+            return _count(s.len >> 1)
         finally:
             PyBuffer_Release(&d)
     finally:
@@ -59,7 +74,7 @@ def ulaw_decode_into(src, dst):
         try:
             check_room(d.len, s.len * 2)
             mc_ulaw_decode(<const uint8_t*>s.buf, <int16_t*>d.buf, s.len)
-            return s.len * 2
+            return _count(s.len * 2)
         finally:
             PyBuffer_Release(&d)
     finally:
@@ -89,7 +104,7 @@ def l16_swap_into(src, dst):
         try:
             check_room(d.len, s.len)
             mc_l16_swap(<const uint8_t*>s.buf, <uint8_t*>d.buf, s.len >> 1)
-            return s.len
+            return _count(s.len)
         finally:
             PyBuffer_Release(&d)
     finally:
@@ -112,7 +127,7 @@ def l16_mix_into(a, b, dst):
                 check_room(d.len, sa.len)
                 mc_l16_mix(<const int16_t*>sa.buf, <const int16_t*>sb.buf, <int16_t*>d.buf,
                            sa.len >> 1)
-                return sa.len
+                return _count(sa.len)
             finally:
                 PyBuffer_Release(&d)
         finally:
