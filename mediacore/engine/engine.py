@@ -140,7 +140,8 @@ class Engine:
                     await trio.sleep(0.01)
         finally:
             self._nursery.cancel_scope.cancel()
-            return await self._cm.__aexit__(*exc_info)
+            suppress = await self._cm.__aexit__(*exc_info)
+        return suppress
 
     # -- time ---------------------------------------------------------------------------------
 
