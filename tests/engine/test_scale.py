@@ -44,6 +44,6 @@ def test_a_thousand_concurrent_forks_get_every_frame_in_order(certs):
             media = conn.events("media")
             assert [m["media"]["chunk"] for m in media] == list(range(1, len(media) + 1))
             assert [m["sequenceNumber"] for m in conn.messages] == list(range(1, len(conn.messages) + 1))
-            assert len(media) == final.frames_sent >= 50
+            assert len(media) == final.frames_sent >= 49  # 1 s of ticks, whatever the phase
             assert conn.messages[-1]["stop"]["reason"] == "call_hangup"
     run_mock(main)
