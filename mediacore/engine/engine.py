@@ -43,7 +43,7 @@ from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
 from mediacore.engine.playout import PlaybackFull
 from mediacore.engine.transport import ConnectError, client_ssl_context, resolve
 from mediacore.wire import Checkpoint, Clear, ClearAudio, Mark, PlayAudio, SendDtmf, Stop
-from mediacore.wire.parse import DTMF_DIGITS
+from mediacore.wire.profile import check_dtmf_digit
 
 log = logging.getLogger("mediacore.engine")
 
@@ -218,8 +218,7 @@ class Engine:
         """A digit pressed in the call: every stream of the call gets a `dtmf` message."""
         call = self._call(call_id)
         _track(track)
-        if not isinstance(digit, str) or len(digit) != 1 or digit not in DTMF_DIGITS:
-            raise ValueError(f"DTMF digit must be one of 0-9 * # A-D, not {digit!r}")
+        check_dtmf_digit(digit)
         now_ms = self.now_ms()
         for fork in call.forks:  # DTMF belongs to the call: every stream reports it
             fork.send_control(lambda f=fork: f.profile.dtmf(digit, now_ms, track=track))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from mediacore.wire.events import ServerEvent
-from mediacore.wire.parse import DTMF_DIGITS, parse_plivo
-from mediacore.wire.profile import TRACKS, Profile, dumps, track_index
+from mediacore.wire.parse import parse_plivo
+from mediacore.wire.profile import TRACKS, Profile, check_dtmf_digit, dumps, track_index
 
 __all__ = ["PlivoProfile"]
 
@@ -47,8 +47,7 @@ class PlivoProfile(Profile):
 
     def dtmf(self, digit: str, now_ms: int, *, track: str = "inbound") -> str:
         """A digit the caller pressed (0-9 * # A-D) at `now_ms`."""
-        if not isinstance(digit, str) or len(digit) != 1 or digit not in DTMF_DIGITS:
-            raise ValueError(f"DTMF digit must be one of 0-9 * # A-D, not {digit!r}")
+        check_dtmf_digit(digit)
         track = TRACKS[track_index(track)]
         return dumps({"event": "dtmf", "sequenceNumber": self._next_sequence(),
                       "streamId": self.stream_id,

@@ -22,8 +22,9 @@ from typing import Any, ClassVar, Sequence
 from mediacore._native.wsframe import MediaFrameEncoder, text_frame
 from mediacore.codec import ByteOrder, Format
 from mediacore.wire.events import ServerEvent
+from mediacore.wire.parse import DTMF_DIGITS
 
-__all__ = ["TRACKS", "Profile", "parse_extra_headers"]
+__all__ = ["TRACKS", "Profile", "check_dtmf_digit", "parse_extra_headers"]
 
 TRACKS = ("inbound", "outbound")  # index = the native encoder's track number
 
@@ -44,6 +45,13 @@ def parse_extra_headers(extra_headers: str | None) -> dict[str, str]:
             raise ValueError(f"extra_headers item {item!r} is not key=value")
         params[key.strip()] = value.strip()
     return params
+
+
+def check_dtmf_digit(digit: object) -> str:
+    """`digit` if it is one DTMF key (0-9 * # A-D); ValueError naming it otherwise."""
+    if not isinstance(digit, str) or len(digit) != 1 or digit not in DTMF_DIGITS:
+        raise ValueError(f"DTMF digit must be one of 0-9 * # A-D, not {digit!r}")
+    return digit
 
 
 def track_index(track: int | str) -> int:

@@ -13,8 +13,9 @@ from typing import Sequence
 
 from mediacore.codec import Format
 from mediacore.wire.events import ServerEvent
-from mediacore.wire.parse import DTMF_DIGITS, parse_twilio
-from mediacore.wire.profile import TRACKS, Profile, dumps, parse_extra_headers, track_index
+from mediacore.wire.parse import parse_twilio
+from mediacore.wire.profile import (TRACKS, Profile, check_dtmf_digit, dumps,
+                                     parse_extra_headers, track_index)
 
 __all__ = ["TwilioProfile"]
 
@@ -65,8 +66,7 @@ class TwilioProfile(Profile):
 
     def dtmf(self, digit: str, now_ms: int, *, track: str = "inbound") -> str:
         """A digit the caller pressed (Twilio names the track "inbound_track")."""
-        if not isinstance(digit, str) or len(digit) != 1 or digit not in DTMF_DIGITS:
-            raise ValueError(f"DTMF digit must be one of 0-9 * # A-D, not {digit!r}")
+        check_dtmf_digit(digit)
         track = TRACKS[track_index(track)]
         return dumps({"event": "dtmf", "streamSid": self.stream_id,
                       "sequenceNumber": str(self._next_sequence()),
