@@ -2,6 +2,9 @@
 """Streaming 8 kHz <-> 16 kHz resampler for L16 audio (see mediacore.resample)."""
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
 from libc.stdint cimport int16_t
 
 from mediacore._native._buffers cimport (PyBuffer_Release, get_pcm, get_dst, check_even,
@@ -31,6 +34,8 @@ cdef class Resampler:
         """Bytes that the next `input_bytes` of input will produce (for sizing `dst`)."""
         if input_bytes < 0:
             raise ValueError("input_bytes must not be negative")
+        if input_bytes > PY_SSIZE_T_MAX // 8:  # the output (up to 4x) must fit a Py_ssize_t
+            raise ValueError(f"input_bytes {input_bytes} is too large")
         return <Py_ssize_t>mc_rs_out_len(&self._rs, <size_t>(input_bytes >> 1)) * 2
 
     def reset(self):

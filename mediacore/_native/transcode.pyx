@@ -2,6 +2,9 @@
 """One-pass format conversion; the typed face is mediacore.codec.Transcoder."""
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
 from libc.stdint cimport uint8_t
 
 from mediacore._native._buffers cimport (PyBuffer_Release, get_bytes, get_dst, check_even,
@@ -31,6 +34,8 @@ cdef class NativeTranscoder:
         self._check(0)
         if input_bytes < 0:
             raise ValueError("input_bytes must not be negative")
+        if input_bytes > PY_SSIZE_T_MAX // 8:  # the output (up to 4x) must fit a Py_ssize_t
+            raise ValueError(f"input_bytes {input_bytes} is too large")
         return <Py_ssize_t>mc_tc_out_bytes(&self._tc, <size_t>input_bytes)
 
     def reset(self):

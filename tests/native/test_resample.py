@@ -166,3 +166,13 @@ def test_every_simd_kernel_computes_the_same_samples(level):
     capped = run(dict(os.environ, MEDIACORE_SIMD=level))
     assert len(default) == 2 * 18002 + 2 * 4501 + 4 * 18002
     assert capped == default
+
+
+def test_output_bytes_refuses_sizes_whose_output_would_not_fit():
+    from mediacore.codec import Format, Transcoder
+
+    for obj in (Resampler(8000, 16000), Transcoder(Format.MULAW_8K, Format.L16_16K)):
+        with pytest.raises(ValueError, match="too large"):
+            obj.output_bytes(2**62)
+        with pytest.raises(OverflowError):
+            obj.output_bytes(2**64)
