@@ -403,7 +403,10 @@ class Engine:
             except PlaybackFull:
                 fork.send_control(lambda: fork.profile.error("playback buffer full"))
         elif isinstance(event, (Checkpoint, Mark)):
-            playout.add_mark(event.name)
+            try:
+                playout.add_mark(event.name)
+            except PlaybackFull as exc:
+                fork.send_control(lambda reason=str(exc): fork.profile.error(reason))
         elif isinstance(event, (ClearAudio, Clear)):
             voided = playout.clear()
             fork.send_control(lambda: fork.profile.cleared(voided))

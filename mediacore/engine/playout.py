@@ -18,6 +18,7 @@ from mediacore.codec import ByteOrder, Format, Transcoder
 from mediacore.framing import Framer
 
 MAX_PLAYBACK_S = 60
+MAX_PENDING_MARKS = 10_000  # checkpoints waiting to be reached; more is a misbehaving server
 
 
 class PlaybackFull(Exception):
@@ -61,6 +62,9 @@ class Playout:
         self.queued_bytes += len(audio)
 
     def add_mark(self, name: str) -> None:
+        """Queue a checkpoint; raises PlaybackFull beyond MAX_PENDING_MARKS pending."""
+        if len(self._marks) >= MAX_PENDING_MARKS:
+            raise PlaybackFull(f"too many pending checkpoints (at most {MAX_PENDING_MARKS})")
         self._marks.append((self.queued_bytes, name))
 
     def clear(self) -> list[str]:
