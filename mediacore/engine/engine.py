@@ -237,18 +237,11 @@ class Engine:
             raise EngineFull("the engine is shutting down")
         if self.max_streams is not None and len(self._streams) >= self.max_streams:
             raise EngineFull(f"the engine carries {self.max_streams} streams, its limit")
-        if len(call.forks) >= self.max_streams_per_call:
-            raise InvalidParameter("call_uuid", f"call {call_id} already has "
-                                   f"{self.max_streams_per_call} active streams, the most a "
-                                   f"call may have.")
-        if any(f.params.service_url == params.service_url for f in call.forks):
-            raise InvalidParameter("service_url", f"call {call_id} already has an active "
-                                                  f"stream to this service_url.")
-        if params.bidirectional and call.bidirectional_fork is not None:
-            raise InvalidParameter("bidirectional", f"call {call_id} already has an active "
-                                                    f"bidirectional stream; stop it first.")
+        self._check_call_rules(call, params)
         await self._check_host(params)
-        call = self._call(call_id)  # the call may have ended while resolving
+        # the call may have ended, or gained streams, while the host was resolved
+        call = self._call(call_id)
+        self._check_call_rules(call, params)
         stream_id = stream_id or str(uuid.uuid4())
         if stream_id in self._streams or stream_id in self._ended_streams:
             raise ValueError(f"stream {stream_id} exists already")
@@ -260,6 +253,21 @@ class Engine:
         call.add_fork(fork)
         self._forks_nursery.start_soon(fork.run)
         return self._snapshot(record)
+
+    def _check_call_rules(self, call: Call, params: StreamParams) -> None:
+        """The per-call rules of SPEC §2.1 (stream limit, one stream per URL, one
+        bidirectional stream)."""
+        call_id = call.call_id
+        if len(call.forks) >= self.max_streams_per_call:
+            raise InvalidParameter("call_uuid", f"call {call_id} already has "
+                                   f"{self.max_streams_per_call} active streams, the most a "
+                                   f"call may have.")
+        if any(f.params.service_url == params.service_url for f in call.forks):
+            raise InvalidParameter("service_url", f"call {call_id} already has an active "
+                                                  f"stream to this service_url.")
+        if params.bidirectional and call.bidirectional_fork is not None:
+            raise InvalidParameter("bidirectional", f"call {call_id} already has an active "
+                                                    f"bidirectional stream; stop it first.")
 
     async def _check_host(self, params: StreamParams) -> None:
         """Refuse a host name that resolves only to refused addresses (DNS failures are left

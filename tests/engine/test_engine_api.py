@@ -167,3 +167,31 @@ def test_outbound_track_mixes_fed_audio_with_playback(certs):
         mixed = [f for f in out if f.std() > 100 and abs(f.mean() - 1000) < 300]
         assert len(mixed) >= 5
     run_mock(main)
+
+
+def test_concurrent_starts_cannot_both_pass_the_per_call_rules(certs):
+    """Host names are resolved between the checks and the registration; two starts racing
+    through that await must not both get a bidirectional stream (real clock: DNS runs in a
+    thread)."""
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(), certs.server)
+            async with engine_for(certs) as engine:
+                engine.open_call("c")
+                outcomes = []
+
+                async def start(path):
+                    try:
+                        await engine.start_stream("c", {"service_url": f"wss://localhost:{server.port}/{path}",
+                                                        "bidirectional": True})
+                        outcomes.append("started")
+                    except InvalidParameter as exc:
+                        outcomes.append(str(exc))
+
+                async with trio.open_nursery() as starts:
+                    starts.start_soon(start, "a")
+                    starts.start_soon(start, "b")
+                assert sorted(outcomes)[1] == "started"
+                assert "already has an active bidirectional stream" in sorted(outcomes)[0]
+            nursery.cancel_scope.cancel()
+    trio.run(main)
