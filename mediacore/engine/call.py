@@ -96,6 +96,7 @@ class Call:
         self.started_at = started_at
         self.inputs = (_TrackInput(fmt), _TrackInput(fmt))
         self.silence = fmt.silence * fmt.frame_bytes
+        self.native_key = (fmt, ByteOrder.LE)  # forks in the call's own format need no transcoding
         self.forks: list = []          # live forks, in start order
         self.groups: dict = {}         # (Format, ByteOrder) -> list of forks
         self.playout: Playout | None = None
@@ -147,9 +148,8 @@ class Call:
             self._play(played)
         if outbound is None:
             outbound = self.silence
-        call_key = (self.format, ByteOrder.LE)
         for key, forks in self.groups.items():
-            if key == call_key:
+            if key == self.native_key:
                 tin, tout = inbound, outbound
             else:
                 tin = self._convert(0, key, inbound)
