@@ -48,9 +48,12 @@ POSTGRES_THREADS = 4
 
 
 def open_store(url: str, *, secret: bytes | str | None = None,
-               secret_path: str | os.PathLike | None = None) -> Store:
+               secret_path: str | os.PathLike | None = None,
+               threads: int | None = None) -> Store:
     """Open (creating and migrating as needed) the store at `url`. Blocks: call it before
-    serving, or through `trio.to_thread.run_sync`."""
+    serving, or through `trio.to_thread.run_sync`. `threads`: worker threads for queries
+    (default 1 for SQLite, 4 for PostgreSQL; 0 runs them on the Trio thread, for MockClock
+    tests)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -70,13 +73,13 @@ def open_store(url: str, *, secret: bytes | str | None = None,
         event.listen(engine, "connect", _sqlite_pragmas)
         if memory and secret is None and secret_path is None:
             secret = Fernet.generate_key()  # nothing outlives an in-memory database
-        threads = 1
+        threads = 1 if threads is None else threads
     elif backend == "postgresql":
         if secret is None and secret_path is None:
             raise ValueError("a PostgreSQL store needs the server secret: pass secret= or "
                              "secret_path= (every daemon sharing the database uses the same)")
-        engine = create_engine(url, pool_pre_ping=True, pool_size=POSTGRES_THREADS)
-        threads = POSTGRES_THREADS
+        threads = POSTGRES_THREADS if threads is None else threads
+        engine = create_engine(url, pool_pre_ping=True, pool_size=max(1, threads))
     else:
         raise ValueError(f"unsupported store URL {parsed.render_as_string()!r}: use "
                          f"sqlite:///path/to/file.db or postgresql+psycopg://...")

@@ -2,6 +2,8 @@
 
 Each method runs its transaction in a worker thread (`trio.to_thread.run_sync`) under a
 CapacityLimiter (1 thread for SQLite, whose writers serialize anyway; a few for PostgreSQL).
+`threads=0` runs them on the Trio thread instead: for tests on MockClock, where a worker
+thread would let the clock jump while a query runs.
 The thread call is not abandoned on cancellation: a write that has begun completes, so a
 cancelled caller never leaves a half-known state. Rows are returned as plain dicts.
 """
@@ -27,7 +29,8 @@ class Store:
         self.engine = engine
         self.tokens = token_box
         self.dialect = engine.dialect.name
-        self._limiter = trio.CapacityLimiter(threads)
+        self.inline = threads == 0
+        self._limiter = trio.CapacityLimiter(max(1, threads))
         self.closed = False
 
     async def _tx(self, fn: Callable[..., Any], *args) -> Any:
@@ -38,6 +41,9 @@ class Store:
         def work():
             with self.engine.begin() as conn:
                 return fn(conn, *args)
+        if self.inline:
+            await trio.lowlevel.checkpoint()
+            return work()
         return await trio.to_thread.run_sync(work, limiter=self._limiter)
 
     async def close(self) -> None:
@@ -73,6 +79,11 @@ class Store:
         if status is not None:
             query = query.where(S.calls.c.status == status)
         return await self._tx(_all, query.order_by(S.calls.c.created_at_us))
+
+    async def list_calls_of_node(self, node_id: str) -> list[dict]:
+        """Calls this node left live."""
+        return await self._tx(_all, select(S.calls).where(S.calls.c.node_id == node_id,
+                                                          S.calls.c.status == "live"))
 
     # -- streams ------------------------------------------------------------------------------
 
