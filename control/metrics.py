@@ -1,0 +1,92 @@
+"""Prometheus metrics (`/metrics`), read from the engine and the store at scrape time.
+
+- `mediacore_active_calls`: calls the engine carries now.
+- `mediacore_active_streams{status}`: live streams by status (initiated, in-progress).
+- `mediacore_frames_sent_total`, `mediacore_frames_dropped_total`: media frames over every
+  stream since the daemon started. The engine keeps counters per stream (and keeps the last
+  10,000 ended streams), so the collector adds up each stream's growth since the previous
+  scrape; a stream that ends and is forgotten between two scrapes (more than 10,000 streams
+  ending in one scrape interval) loses only its last increments.
+- `mediacore_callback_queue_depth`: status callbacks in the outbox not yet delivered.
+- `mediacore_tick_lateness_seconds`: how late the media clock's ticks ran, a histogram
+  with the buckets the engine's clock statistics allow (on time = within one 20 ms period,
+  and +Inf), its sum and count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
+                                    HistogramMetricFamily)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LIVE_STATUSES = ("initiated", "in-progress")
+
+
+class EngineCollector:
+    def __init__(self, engine, pending_callbacks: Callable[[], Awaitable[int]] | None = None
+                 ) -> None:
+        self.engine = engine
+        self.pending_callbacks = pending_callbacks
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._sent_total = 0
+        self._dropped_total = 0
+        self._queue_depth = 0
+
+    async def refresh(self) -> None:
+        """Read what needs awaiting (the outbox depth) before a scrape."""
+        if self.pending_callbacks is not None:
+            self._queue_depth = await self.pending_callbacks()
+
+    def collect(self):
+        streams = self.engine.list()
+        by_status = dict.fromkeys(LIVE_STATUSES, 0)
+        seen = {}
+        for stream in streams:
+            status = stream.status.value
+            if status in by_status:
+                by_status[status] += 1
+            sent0, dropped0 = self._seen.get(stream.stream_id, (0, 0))
+            self._sent_total += max(0, stream.frames_sent - sent0)
+            self._dropped_total += max(0, stream.frames_dropped - dropped0)
+            seen[stream.stream_id] = (stream.frames_sent, stream.frames_dropped)
+        self._seen = seen
+
+        calls = GaugeMetricFamily("mediacore_active_calls", "Calls the engine carries now")
+        calls.add_metric([], len(self.engine.list_calls()))
+        yield calls
+        active = GaugeMetricFamily("mediacore_active_streams", "Live streams by status",
+                                   labels=["status"])
+        for status, count in by_status.items():
+            active.add_metric([status], count)
+        yield active
+        yield CounterMetricFamily("mediacore_frames_sent", "Media frames sent to WebSocket "
+                                  "servers", value=self._sent_total)
+        yield CounterMetricFamily("mediacore_frames_dropped", "Media frames dropped (send "
+                                  "buffer overflow)", value=self._dropped_total)
+        if self.pending_callbacks is not None:
+            yield GaugeMetricFamily("mediacore_callback_queue_depth", "Status callbacks not "
+                                    "yet delivered", value=self._queue_depth)
+        stats = self.engine.clock.stats
+        period = self.engine.clock.period_s
+        lateness = HistogramMetricFamily("mediacore_tick_lateness_seconds", "How late media "
+                                         "clock ticks started")
+        lateness.add_metric([], buckets=[(repr(period), stats.ticks - stats.late_ticks),
+                                         ("+Inf", stats.ticks)],
+                            sum_value=stats.total_lateness_s)
+        yield lateness
+
+
+class Metrics:
+    """`await metrics.render()` gives /metrics' body and content type."""
+
+    def __init__(self, engine, pending_callbacks=None) -> None:
+        self.registry = CollectorRegistry()
+        self.collector = EngineCollector(engine, pending_callbacks)
+        self.registry.register(self.collector)
+
+    async def render(self) -> tuple[bytes, str]:
+        await self.collector.refresh()
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
