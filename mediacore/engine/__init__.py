@@ -15,9 +15,11 @@ from mediacore.engine.events import (AudioCleared, CheckpointPlayed, DtmfRequest
 from mediacore.engine.lifecycle import StopReason, StreamInput, StreamStatus
 from mediacore.engine.params import (AudioTrack, CallbackMethod, InvalidParameter, Protocol,
                                      StreamParams, UrlPolicy)
+from mediacore.ingress.hub import IngressHub  # RTP and AudioSocket call ingress (SPEC §2.3)
 
 __all__ = ["AudioCleared", "AudioTrack", "CallClosed", "CallInfo", "CallbackMethod",
            "CheckpointPlayed", "DtmfRequested", "Engine", "EngineFull", "InvalidParameter",
            "MediaClock", "NotFound", "Protocol", "StopReason", "Stream", "StreamDegraded",
            "StreamEnded", "StreamEvent", "StreamInput", "StreamParams", "StreamReconnecting",
-           "StreamStarted", "StreamStatus", "UrlPolicy"]
+           "StreamStarted", "StreamStatus", "UrlPolicy",
+           "IngressHub"]
