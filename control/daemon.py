@@ -28,7 +28,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 import mediacore.engine as engine_api
-from control.api import ApiConfig, create_app
+from control.api import ApiConfig, create_app, h2_fix
 from control.config import Settings
 from control.metrics import Metrics
 from mediacore.engine import Engine, UrlPolicy
@@ -173,6 +173,7 @@ async def _serve(settings, engine, store, shutdown, plane_factory, first, task_s
 
 async def _http(app, config, stop: trio.Event, done: trio.Event,
                 task_status=trio.TASK_STATUS_IGNORED) -> None:
+    h2_fix.install()
     try:
         await hypercorn_serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
     finally:

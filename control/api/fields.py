@@ -13,6 +13,7 @@ drops them). Values are validated by whoever uses them (the control plane, Strea
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -42,11 +43,12 @@ async def read_body(request: Request, limit_bytes: int) -> bytes:
         raise too_large(limit_bytes)
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit_bytes:
-            raise too_large(limit_bytes)
-        chunks.append(chunk)
+    async with contextlib.aclosing(request.stream()) as stream:
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit_bytes:
+                raise too_large(limit_bytes)
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -66,8 +68,9 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
     if content_type == "":
         # no Content-Type: a JSON object if it looks like one, else a form body
         return _json_object(body) if body.lstrip()[:1] == b"{" else _form(body)
-    raise bad_request("Content-Type", f"The body must be JSON (application/json) or form-encoded "
-                                      f"(application/x-www-form-urlencoded), not {content_type}.")
+    raise bad_request("Content-Type", f"The body must be JSON (Content-Type: application/json) "
+                                      f"or form-encoded (Content-Type: "
+                                      f"application/x-www-form-urlencoded), not {content_type}.")
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -59,6 +59,8 @@ class LiveDaemon:
         except BaseException as exc:  # reported to the test thread
             self._error = exc
             self._ready.set()
+            import traceback
+            traceback.print_exc()
 
     async def _main(self) -> None:
         self.token = trio.lowlevel.current_trio_token()
