@@ -41,3 +41,5 @@ cdef class MediaFrameEncoder:
     cdef int _fields(self, int track, int64_t timestamp_ms, uint64_t *v) except -1
     cdef Py_ssize_t _write(self, Py_buffer *d, Py_ssize_t offset, int track,
                            int64_t timestamp_ms, Py_buffer *s) except -1
+    cdef Py_ssize_t _tick(self, Py_buffer *d, Py_ssize_t offset, int64_t timestamp_ms,
+                          Py_buffer *si, Py_buffer *so) except -1

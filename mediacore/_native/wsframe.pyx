@@ -271,14 +271,30 @@ cdef class MediaFrameEncoder:
         finally:
             PyBuffer_Release(&s)
 
+    cdef Py_ssize_t _tick(self, Py_buffer *d, Py_ssize_t offset, int64_t timestamp_ms,
+                          Py_buffer *si, Py_buffer *so) except -1:
+        """Both tracks of one tick at d + offset (room for both checked before either is
+        written, so a refusal leaves the counters as they were)."""
+        cdef Py_ssize_t n
+        cdef uint64_t v[3]
+        cdef size_t len_in, len_out
+        _check_payload(si.len)
+        _check_payload(so.len)
+        self._fields(0, timestamp_ms, v)
+        len_in = mc_media_json_len(&self._tpl[0], v, si.len)
+        self._fields(1, timestamp_ms, v)
+        v[MC_FIELD_SEQ] += 1
+        len_out = mc_media_json_len(&self._tpl[1], v, so.len)
+        check_room(d.len - offset, <Py_ssize_t>(mc_ws_header_len(len_in) + len_in
+                                                + mc_ws_header_len(len_out) + len_out))
+        n = self._write(d, offset, 0, timestamp_ms, si)
+        return n + self._write(d, offset + n, 1, timestamp_ms, so)
+
     def tick_into(self, dst, int64_t timestamp_ms, inbound, outbound, Py_ssize_t offset=0):
         """Write one tick of both tracks back to back into `dst` at `offset`: the inbound
         frame, then the outbound frame (SPEC §3.1), each with its own sequence number and
         chunk. Returns the bytes written. Room for both is checked before either is written."""
         cdef Py_buffer si, so, d
-        cdef Py_ssize_t n
-        cdef uint64_t v[3]
-        cdef size_t len_in, len_out
         get_bytes(inbound, &si)
         try:
             get_bytes(outbound, &so)
@@ -286,18 +302,7 @@ cdef class MediaFrameEncoder:
                 get_dst(dst, &d)
                 try:
                     _check_offset(offset, d.len)
-                    _check_payload(si.len)
-                    _check_payload(so.len)
-                    self._fields(0, timestamp_ms, v)
-                    len_in = mc_media_json_len(&self._tpl[0], v, si.len)
-                    self._fields(1, timestamp_ms, v)
-                    v[MC_FIELD_SEQ] += 1
-                    len_out = mc_media_json_len(&self._tpl[1], v, so.len)
-                    check_room(d.len - offset,
-                               <Py_ssize_t>(mc_ws_header_len(len_in) + len_in
-                                            + mc_ws_header_len(len_out) + len_out))
-                    n = self._write(&d, offset, 0, timestamp_ms, &si)
-                    return n + self._write(&d, offset + n, 1, timestamp_ms, &so)
+                    return self._tick(&d, offset, timestamp_ms, &si, &so)
                 finally:
                     PyBuffer_Release(&d)
             finally:

@@ -16,6 +16,7 @@ import datetime as dt
 
 import trio
 
+from mediacore._native.fanout import fan_out
 from mediacore.codec import ByteOrder, Format, Transcoder, l16_mix_into, ulaw_decode, ulaw_encode
 from mediacore.framing import Framer
 from mediacore.jitter import JitterBuffer
@@ -98,7 +99,7 @@ class Call:
         self.silence = fmt.silence * fmt.frame_bytes
         self.native_key = (fmt, ByteOrder.LE)  # forks in the call's own format need no transcoding
         self.forks: list = []          # live forks, in start order
-        self.groups: dict = {}         # (Format, ByteOrder) -> list of forks
+        self.groups: dict = {}         # (Format, ByteOrder) -> the forks' DirectWriters
         self.playout: Playout | None = None
         self.bidirectional_fork = None
         self.playback: collections.deque = collections.deque(maxlen=PLAYBACK_FRAMES_KEPT)
@@ -112,7 +113,7 @@ class Call:
     def add_fork(self, fork) -> None:
         self.forks.append(fork)
         key = (fork.params.content_type, fork.params.l16_byte_order)
-        self.groups.setdefault(key, []).append(fork)
+        self.groups.setdefault(key, []).append(fork.w)
         if fork.params.bidirectional:
             self.bidirectional_fork = fork
             self.playout = Playout(self.format)
@@ -122,8 +123,8 @@ class Call:
             self.forks.remove(fork)
         key = (fork.params.content_type, fork.params.l16_byte_order)
         group = self.groups.get(key)
-        if group and fork in group:
-            group.remove(fork)
+        if group and fork.w in group:
+            group.remove(fork.w)
             if not group:
                 del self.groups[key]
                 for track in (0, 1):
@@ -148,17 +149,20 @@ class Call:
             self._play(played)
         if outbound is None:
             outbound = self.silence
-        for key, forks in self.groups.items():
+        for key, writers in self.groups.items():
             if key == self.native_key:
                 tin, tout = inbound, outbound
             else:
                 tin = self._convert(0, key, inbound)
                 tout = self._convert(1, key, outbound)
-            for fork in forks:
-                try:
-                    fork.offer(ts_ms, tin, tout)
-                except Exception as exc:  # the fork's error boundary, on the ticker's side
-                    fork.fail_internal(exc)
+            # every ready fork's frames are encoded and written in C; the rest come back
+            slow = fan_out(writers, ts_ms, tin, tout)
+            if slow is not None:
+                for w in slow:
+                    try:
+                        w.fork.after_tick(ts_ms, tin, tout)
+                    except Exception as exc:  # the fork's error boundary, ticker side
+                        w.fork.fail_internal(exc)
         return reached
 
     def _convert(self, track: int, key, frame: bytes) -> bytes:

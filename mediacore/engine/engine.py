@@ -31,6 +31,7 @@ from typing import Any
 
 import trio
 
+from mediacore._native.fanout import WriteLog
 from mediacore.codec import Format
 from mediacore.engine.call import TRACKS, Call, CallClosed, CallInfo
 from mediacore.engine.clock import MediaClock
@@ -89,16 +90,17 @@ class Engine:
                  ssl_context: ssl.SSLContext | None = None,
                  max_streams_per_call: int = DEFAULT_MAX_STREAMS_PER_CALL,
                  max_streams: int | None = None, wall_clock=time.time,
-                 rng: random_module.Random | None = None, frame_hook=None) -> None:
-        """`frame_hook(fork, chunk)`, if given, is called each time a media frame (first
-        track's `chunk`) has been handed to the socket in full; the fan-out benchmark uses
-        it to measure lateness. It runs on the hot path: keep it to a few hundred ns."""
+                 rng: random_module.Random | None = None,
+                 write_log: WriteLog | None = None) -> None:
+        """`write_log`, if given, notes when each media frame of the streams it names was
+        handed to the socket in full (natively, on the hot path); the fan-out benchmark
+        measures lateness with it."""
         self.policy = policy
         self.ssl_context = ssl_context or client_ssl_context(ca_file)
         self.max_streams_per_call = max_streams_per_call
         self.max_streams = max_streams
         self.random = rng or random_module.Random()
-        self.frame_hook = frame_hook
+        self.write_log = write_log
         self._wall_clock = wall_clock
         self._epoch_offset = 0.0
         self.clock = MediaClock()

@@ -2,17 +2,20 @@
 
 Theory of operation.
 
-Output has two paths. The *direct path* is the ticker calling `offer()` once per tick: when
-the connection is open and nothing is waiting, the tick's frame(s) are encoded natively into
-`scratch` (one masked text frame per track, back to back) and written with one non-blocking
-send; no task switch, no Python framing. Anything that cannot go out at once takes the *queued
-path*: `queue` holds items not yet encoded (media ticks, control messages), `out` holds encoded
-bytes not yet written, and the connection's writer task drains both, waiting for writability
-only then. Sequence numbers are given at encoding time, so control messages (playedStream,
+Output has two paths. The *direct path* is the native fan-out kernel
+(mediacore/_native/fanout.pyx), run by the call once per tick over the fork's `DirectWriter`
+(`w`): when the connection is open and nothing is waiting, the tick's frame(s) are encoded
+natively (one masked text frame per track, back to back) and written with one non-blocking
+send, all in C; no task switch, no Python per frame. The kernel hands the fork back only when
+it must act (`after_tick`): the tick could not be written (connecting, backlog, stopping:
+it is queued), was written in part or failed, or was the stream's first media. Anything that
+cannot go out at once takes the *queued path*: `queue` holds items not yet encoded (media
+ticks, control messages), `out` holds encoded bytes not yet written, and the connection's
+writer task drains both, waiting for writability only then. Sequence numbers are given at encoding time, so control messages (playedStream,
 stop, ...) are queued as items behind earlier audio, never encoded ahead of it.
 
 Invariants: the direct path runs only when `open` and `queue` and `out` are empty, so bytes
-reach the socket in encoding order. `inflight` lists the items whose bytes are in `out` and
+reach the socket in encoding order; the writer is detached before the socket is closed. `inflight` lists the items whose bytes are in `out` and
 not yet fully written; after an abnormal close they go back to the front of `queue` (their
 chunk numbers rewound) and are encoded again after the new `start`; bytes already taken by
 the kernel count as sent.
@@ -39,6 +42,7 @@ import trio
 import wsproto
 from wsproto.events import (BytesMessage, CloseConnection, Ping, Pong, TextMessage)
 
+from mediacore._native.fanout import FIRST, NOT_READY, DirectWriter
 from mediacore.engine.handshake import (HandshakeFailed, HandshakeRejected, open_websocket,
                                         request_target, upgrade_headers)
 from mediacore.engine.lifecycle import StreamInput, ending
@@ -85,19 +89,17 @@ class _Closed(Exception):
 
 class Fork:
     # slots: a fork is touched every tick; compact attributes keep thousands of them in cache
-    __slots__ = ("_active_scope", "_awaiting_pong", "_closed_by_server", "_conn_error", "_frame_into",
-                 "_frames_per_tick", "_message", "_ping_written_at", "_serving_scope",
-                 "_sock_send", "_stop_error", "_stop_event", "_stop_input", "_tick_into",
-                 "_view", "_wake_writer", "account_id", "auth_token", "both", "call",
-                 "conn", "created_ms", "degraded_level", "ended", "engine",
-                 "first_frame_pending", "frame_hook", "frames_dropped", "frames_sent",
-                 "inflight", "open", "out", "out_pos", "params", "profile", "queue",
-                 "reconnects", "scratch", "stream_id", "streamed", "track", "tracks", "ws")
+    __slots__ = ("_active_scope", "_awaiting_pong", "_closed_by_server", "_conn_error",
+                 "_message", "_ping_written_at", "_serving_scope", "_stop_error",
+                 "_stop_event", "_stop_input", "_wake_writer", "account_id", "auth_token",
+                 "both", "call", "conn", "created_ms", "degraded_level", "ended", "engine",
+                 "frames_dropped", "inflight", "out", "out_pos", "params", "profile", "queue",
+                 "reconnects", "scratch", "stream_id", "streamed", "track", "tracks", "w",
+                 "ws")
 
     def __init__(self, engine: Engine, call: Call, stream_id: str, params: StreamParams,
                  account_id: str, auth_token: str | None) -> None:
         self.engine = engine
-        self.frame_hook = engine.frame_hook
         self.created_ms = engine.now_ms()
         self.call = call
         self.stream_id = stream_id
@@ -112,24 +114,18 @@ class Fork:
         self.tracks = tuple(0 if t == "inbound" else 1 for t in params.audio_track.tracks)
         self.both = len(self.tracks) == 2
         self.track = self.tracks[0]
-        self._frames_per_tick = len(self.tracks)
-        # the direct path's callables, looked up once
-        self._tick_into = self.profile.tick_into
-        self._frame_into = self.profile.media_frame_into
-        self._sock_send = None
-        self._view = memoryview(b"")
         self.scratch = bytearray()  # sized at the first start (templates exist from then on)
         self.conn: Connection | None = None
         self.ws: wsproto.WSConnection | None = None
-        self.open = False
         self.queue: collections.deque = collections.deque()
-        self.out = bytearray()
+        self.out = bytearray()  # never rebound: the writer below reads it
+        log = engine.write_log
+        self.w = DirectWriter(self, self.profile.encoder, self.tracks, self.queue, self.out,
+                              log, log.index(stream_id) if log is not None else -1)
         self.out_pos = 0
         self.inflight: collections.deque = collections.deque()  # (end offset in out, item)
         self.ended = False
         self.streamed = False           # a connection has been open at least once
-        self.first_frame_pending = True
-        self.frames_sent = 0
         self.frames_dropped = 0
         self.reconnects = 0
         self.degraded_level = 0
@@ -145,37 +141,58 @@ class Fork:
         self._ping_written_at: float | None = None
         self._message = bytearray()
 
-    # -- the direct path (the ticker) ----------------------------------------------------------
+    # -- the direct path's state, kept in the native writer ------------------------------------
 
-    def offer(self, ts_ms: int, inbound, outbound) -> None:
-        """This tick's frame(s), in the stream's format; called once per tick."""
-        if self.open and not self.queue and not self.out:
-            if self.both:
-                n = self._tick_into(self.scratch, ts_ms, inbound, outbound)
-            elif self.track == 0:
-                n = self._frame_into(self.scratch, 0, ts_ms, inbound)
-            else:
-                n = self._frame_into(self.scratch, 1, ts_ms, outbound)
-            try:
-                sent = self._sock_send(self._view[:n])
-            except _WOULD_BLOCK:
-                sent = 0  # (TLS: the writer offers these bytes again, and more, as it must)
-            except OSError as exc:
-                sent = 0
-                self._broken(f"network error: {exc}")
-            self.frames_sent += self._frames_per_tick
-            if self.first_frame_pending:
-                self._first_frame()
-            if sent == n:
-                if self.frame_hook is not None:
-                    self.frame_hook(self, self.profile.next_chunk_of(self.track) - 1)
-                return
-            self.out += self._view[sent:n]
-            # the tick is encoded again after a reconnect if the rest never gets out
-            item = [MEDIA, ts_ms, inbound, outbound, self._chunks_before(), True]
-            self.inflight.append((len(self.out), item))
-            self._wake()
+    @property
+    def open(self) -> bool:
+        """The connection is open for direct writes."""
+        return self.w.open
+
+    @open.setter
+    def open(self, value: bool) -> None:
+        self.w.open = value
+
+    @property
+    def frames_sent(self) -> int:
+        """Media messages encoded for the wire, over all tracks."""
+        return self.w.frames_sent
+
+    @frames_sent.setter
+    def frames_sent(self, value: int) -> None:
+        self.w.frames_sent = value
+
+    @property
+    def first_frame_pending(self) -> bool:
+        return self.w.first_pending
+
+    # -- after the kernel (the ticker) ---------------------------------------------------------
+
+    def after_tick(self, ts_ms: int, inbound, outbound) -> None:
+        """The fan-out kernel could not finish this tick's frame(s) alone (`w.outcome`)."""
+        w = self.w
+        outcome = w.outcome
+        if outcome == FIRST:
+            self._first_frame()
             return
+        if outcome == NOT_READY:
+            self._queue_tick(ts_ms, inbound, outbound)
+            return
+        if w.encoded == 0:  # FAILED before anything was encoded: a bug, this fork only
+            self.fail_internal(w.error)
+            return
+        if self.first_frame_pending:
+            self._first_frame()
+        if w.error is not None:
+            self._broken(f"network error: {w.error}")
+        # TLS: a write that would block must be offered again with the same bytes first, as
+        # the writer task does with `out`
+        self.out += w.pending()
+        # the tick is encoded again after a reconnect if the rest never gets out
+        item = [MEDIA, ts_ms, inbound, outbound, self._chunks_before(), True]
+        self.inflight.append((len(self.out), item))
+        self._wake()
+
+    def _queue_tick(self, ts_ms: int, inbound, outbound) -> None:
         if self.ended or self._stop_input is not None:
             return  # a stopping stream takes no new audio (billing halts at the stop)
         queue = self.queue
@@ -228,7 +245,7 @@ class Fork:
             self.engine._degraded(self, DEGRADED_PERCENTS[level])
 
     def _first_frame(self) -> None:
-        self.first_frame_pending = False
+        self.w.first_pending = False
         self.engine._first_frame(self)
 
     # -- stopping ------------------------------------------------------------------------------
@@ -377,11 +394,11 @@ class Fork:
         if not self.scratch:
             frame = self.profile.max_frame_size(self.params.content_type.frame_bytes)
             self.scratch = bytearray(2 * frame)
-            self._view = memoryview(self.scratch)
         # the C write of the TLS object itself: ssl.SSLSocket.send is a Python wrapper around
         # it (checks for a closed socket and flags we never pass), a third of a µs per frame
         sslobj = getattr(conn.sock, "_sslobj", None)
-        self._sock_send = sslobj.write if sslobj is not None else conn.sock.send
+        self.w.attach(conn.sock, sslobj.write if sslobj is not None else None,
+                      len(self.scratch))
         self.inflight.append((len(self.out), [OPENING]))
         self.streamed = True
         self.open = True
@@ -400,7 +417,7 @@ class Fork:
         self.queue.extendleft(reversed(items))
 
     def _drop_connection(self) -> None:
-        self.open = False
+        self.w.detach()  # before the close: the fd number may be reused at once
         if self.conn is not None:
             self.conn.close()
         self.conn = None
@@ -477,8 +494,8 @@ class Fork:
             inflight = self.inflight
             while inflight and inflight[0][0] <= self.out_pos:
                 item = inflight.popleft()[1]
-                if item[0] == MEDIA and self.frame_hook is not None:
-                    self.frame_hook(self, item[4][self.track])
+                if item[0] == MEDIA:
+                    self.w.note_write(item[4][self.track])
                 elif item[0] == WS and item[2]:
                     self._ping_written_at = trio.current_time()
             if self.out_pos >= len(self.out):

@@ -105,6 +105,7 @@ class Profile:
         self.extra_headers = extra_headers or ""
         self.l16_byte_order = ByteOrder.parse(l16_byte_order)
         self._encoder = MediaFrameEncoder()
+        self.encoder = self._encoder  # the engine's fan-out kernel encodes with it directly
         self._templates: list[tuple[tuple[str, ...], str]] = []
         self._started = False
         # The fast path is the native encoder's own methods: no Python frame per call.

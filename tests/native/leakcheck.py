@@ -4,14 +4,29 @@ Run under valgrind by tests/native/test_leaks.py: `python -m tests.native.leakch
 Each round makes 20 calls; the total is printed so the test can check it.
 """
 
+import collections
+import socket
 import sys
 
+from mediacore._native.fanout import DirectWriter, WriteLog, fan_out
 from mediacore.codec import (Format, Transcoder, l16_swap, l16_swap_into, ulaw_decode,
                              ulaw_decode_into, ulaw_encode, ulaw_encode_into)
 from mediacore.framing import Framer
 from mediacore.resample import Resampler
+from mediacore.wire import make_profile
 
-CALLS_PER_ROUND = 20
+CALLS_PER_ROUND = 25
+
+
+def writer(started: bool, log: WriteLog, sock: socket.socket) -> DirectWriter:
+    profile = make_profile("plivo", stream_id="s", call_id="c", account_id="A",
+                           tracks=("inbound", "outbound"))
+    if started:
+        profile.start(0)
+    w = DirectWriter(None, profile.encoder, (0, 1), collections.deque(), bytearray(), log, 0)
+    w.attach(sock, None, 4096)
+    w.open = True
+    return w
 
 
 def main(calls: int) -> None:
@@ -20,7 +35,14 @@ def main(calls: int) -> None:
     up, down = Resampler(8000, 16000), Resampler(16000, 8000)
     tc = Transcoder(Format.MULAW_8K, Format.L16_16K, dst_byte_order="be")
     framer = Framer(160)
-    made = 0
+    times = bytearray(8 * 4)
+    log = WriteLog(memoryview(times).cast("d"), {"s": 0}, 4, (1,), lambda i, n: None)
+    log.go()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    good, broken = writer(True, log, a), writer(False, log, a)  # broken: no templates
+    made, ts = 0, 0
     for _ in range(calls // CALLS_PER_ROUND):
         ulaw_encode(pcm)
         ulaw_decode(codes)
@@ -38,11 +60,18 @@ def main(calls: int) -> None:
         del frame
         Framer(640)
         Resampler(16000, 8000)
+        ts += 20
+        fan_out([good, broken], ts, codes, codes)  # one frame out, one encode failure
+        broken.pending()
+        good.note_write(1)
+        b.recv(1 << 16)
         for bad in (lambda: ulaw_encode(pcm[:3]),            # odd length
                     lambda: ulaw_decode_into(codes, dst[:0]),  # too small (bytearray copy)
                     lambda: up.process_into(pcm_view, pcm),  # read-only destination
                     lambda: Resampler(8000, 44100),           # unsupported
-                    lambda: framer.flush(b"xx")):             # bad pad
+                    lambda: framer.flush(b"xx"),              # bad pad
+                    lambda: WriteLog(bytearray(8), {"s": 0}, 2),  # too small
+                    lambda: fan_out([None], 0, codes, codes)):  # not a writer
             try:
                 bad()
             except (ValueError, TypeError):

@@ -4,7 +4,7 @@ inbound track to `plan.url(i)`.
 
 Forks connect in the background and start streaming as soon as they are up, so the measured
 frames are the `plan.frames` frames each fork writes after every fork is connected: the
-engine's `frame_hook` reports (fork, chunk) for every frame handed to the socket in full, the
+engine's native `WriteLog` notes the time of every frame handed to the socket in full, the
 first chunk after "go" is that fork's frame 0, and the streams are stopped once every fork
 has written its last measured frame (stopping 1,000 streams is work that does not belong in
 the window). The sink counts at most `plan.frames` media messages per fork, so the frames
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import math
-import time
 
 import trio
 
@@ -25,6 +24,7 @@ from benches.fanout import record as rec
 from benches.fanout.clients.base import ABANDON_LATE_S, Plan, client_context, payloads
 from mediacore import Engine
 from mediacore.codec import Format
+from mediacore._native.fanout import WriteLog
 from mediacore.engine import UrlPolicy
 
 FORKS_PER_CALL = 10
@@ -43,46 +43,23 @@ def run(plan: Plan, record: rec.Record) -> None:
 
 
 class Meter:
-    """The frame hook's state: which stream is which fork, and where each fork's measured
-    frames start. `hook` is a closure over locals: it runs once per frame."""
+    """Which stream is which fork, and where each fork's measured frames start: the engine's
+    native `WriteLog` stores every write time straight into the record (no Python per frame);
+    only the window's edges (fork 0's last warm-up frame, each fork's last frame) call back."""
 
     def __init__(self, plan: Plan, record: rec.Record) -> None:
         self.plan, self.record = plan, record
-        self.index: dict[str, int] = {}
-        self.go = False
         self.done = 0
         self.finished = trio.Event()
-        self.engine: Engine | None = None
-        self.hook = self._make_hook()
+        ids = {f"fork-{i}": i for i in range(plan.forks)}
+        self.log = WriteLog(record.times, ids, plan.frames,
+                            (plan.warmup - 1, plan.frames - 1), self._edge)
 
     @property
     def written(self) -> int:
-        return self._written[0]
+        return self.log.written
 
-    def _make_hook(self):
-        forks, frames, warmup = self.plan.forks, self.plan.frames, self.plan.warmup
-        times, monotonic = self.record.times, time.monotonic
-        index, base = self.index, [None] * forks
-        written = self._written = [0]
-        meter = self
-
-        def hook(fork, chunk: int) -> None:
-            i = index[fork.stream_id]
-            start = base[i]
-            if start is None:
-                if not meter.go:
-                    return
-                start = base[i] = chunk
-            n = chunk - start
-            if n < frames:
-                times[n * forks + i] = monotonic()
-                written[0] += 1
-                if n >= warmup - 1 and (n == warmup - 1 or n == frames - 1):
-                    meter._edge(fork, i, n)
-
-        return hook
-
-    def _edge(self, fork, i: int, n: int) -> None:
+    def _edge(self, i: int, n: int) -> None:
         if n == self.plan.warmup - 1 and i == 0:
             self.record.mark(start=True)
         if n == self.plan.frames - 1:
@@ -97,9 +74,8 @@ async def main(plan: Plan, record: rec.Record) -> None:
     ctx = client_context(plan.ca_file) if plan.tls else None
     policy = UrlPolicy.allowing("127.0.0.0/8", "::1/128", plain_ws=True)
     second = b"".join(payloads())
-    async with Engine(policy=policy, ssl_context=ctx, frame_hook=meter.hook,
+    async with Engine(policy=policy, ssl_context=ctx, write_log=meter.log,
                       max_streams_per_call=FORKS_PER_CALL) as engine:
-        meter.engine = engine
         calls = [f"call-{c}" for c in range(math.ceil(plan.forks / FORKS_PER_CALL))]
         for call in calls:
             engine.open_call(call, format=Format.MULAW_8K)
@@ -109,7 +85,6 @@ async def main(plan: Plan, record: rec.Record) -> None:
                 calls[i // FORKS_PER_CALL],
                 {"service_url": plan.url(i), "content_type": "audio/x-mulaw;rate=8000"},
                 account_id="MAFANOUTBENCH", stream_id=f"fork-{i}")
-            meter.index[s.stream_id] = i
             streams.append(s.stream_id)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(feed, engine, calls, second)
@@ -130,7 +105,7 @@ async def main(plan: Plan, record: rec.Record) -> None:
             # leave the collector's generations, so a collection never walks them mid-tick
             gc.freeze()
             record.set(rec.STATUS, rec.RUNNING)
-            meter.go = True
+            meter.log.go()
             while not meter.finished.is_set():
                 with trio.move_on_after(PROGRESS_S):
                     await meter.finished.wait()
