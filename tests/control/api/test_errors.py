@@ -28,7 +28,8 @@ def test_basic_auth_works_like_the_headers(client, live, account):
     ({"Authorization": "Basic !!!"}, "base64"),
     ({"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}, "auth_id:auth_token"),
 ])
-def test_missing_or_wrong_credentials_are_401(client, live, account, headers, words):
+def test_missing_or_wrong_credentials_are_401(h1, live, account, headers, words):
+    client = h1
     call = live.open_call(account)
     for method, path in [("GET", f"Call/{call}/Stream/"), ("POST", f"Call/{call}/Stream/"),
                          ("DELETE", f"Call/{call}/Stream/"), ("GET", "Usage/Stream/")]:
@@ -37,10 +38,23 @@ def test_missing_or_wrong_credentials_are_401(client, live, account, headers, wo
         assert response.headers["www-authenticate"].startswith("Basic")
 
 
-def test_wrong_token_of_a_real_account_is_401(client, live, account):
+def test_wrong_token_and_no_credentials_are_401(client, live, account):
     response = client.get(f"{base(account)}/Usage/Stream/",
                           headers={"X-Auth-ID": account.auth_id, "X-Auth-Token": "wrong"})
     assert_error(response, 401, "Wrong")
+    call = live.open_call(account)
+    assert_error(client.post(f"{base(account)}/Call/{call}/Stream/",
+                             json={"service_url": live.ws_url}), 401, "Authentication required")
+
+
+def test_invalid_start_fields_are_400(client, live, account):
+    call = live.open_call(account)
+    assert_error(client.post(f"{base(account)}/Call/{call}/Stream/", headers=account.headers,
+                             json={"service_url": live.ws_url, "audio_track": "sideways"}),
+                 400, "audio_track")
+    assert_error(client.post(f"{base(account)}/Call/{call}/Stream/", headers=account.headers,
+                             data={"service_url": live.ws_url, "volume": "3"}),
+                 400, "Unknown field 'volume'")
 
 
 def test_another_accounts_path_is_404_for_every_resource(client, live, account, other_account):
@@ -113,7 +127,8 @@ def test_unknown_paths_are_404_and_wrong_methods_405(client, account):
     ({"service_url": "wss://x.example/", "cx_bot": "true"}, "cx_bot is not supported"),
     ({"service_url": "wss://x.example/", "call_uuid": "another"}, "call_uuid"),
 ])
-def test_start_rejects_bad_fields_naming_them(client, live, account, body, words):
+def test_start_rejects_bad_fields_naming_them(h1, live, account, body, words):
+    client = h1
     call = live.open_call(account)
     assert_error(client.post(f"{base(account)}/Call/{call}/Stream/", headers=account.headers,
                              json=body), 400, words)
@@ -155,7 +170,8 @@ def test_path_echo_and_inert_plivo_options_are_accepted(client, live, account):
     (b"<x/>", "application/xml", "Content-Type"),
     (b"\xff\xfe", "application/x-www-form-urlencoded", "UTF-8"),
 ])
-def test_malformed_bodies_are_400(client, live, account, content, content_type, words):
+def test_malformed_bodies_are_400(h1, live, account, content, content_type, words):
+    client = h1
     call = live.open_call(account)
     response = client.post(f"{base(account)}/Call/{call}/Stream/", content=content,
                            headers={**account.headers, "Content-Type": content_type})

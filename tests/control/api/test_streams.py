@@ -131,7 +131,8 @@ def test_list_pagination_and_status_filter(client, live, account):
                                           ("limit=x", "limit"), ("offset=-1", "offset"),
                                           ("status=running", "status"), ("foo=1", "foo"),
                                           ("limit=1&limit=2", "limit")])
-def test_list_rejects_bad_query(client, live, account, query, field):
+def test_list_rejects_bad_query(h1, live, account, query, field):
+    client = h1
     call = live.open_call(account)
     response = client.get(f"{base(account)}/Call/{call}/Stream/?{query}", headers=account.headers)
     assert_error(response, 400, field)
