@@ -22,11 +22,13 @@ import dataclasses
 
 from mediacore.codec import l16_swap
 from mediacore.ingress.rtp import DropReason, RtpError, RtpPacket, parse
+from mediacore.ingress.rtp import _HEADER
 from mediacore.ingress.telephone_event import KeyPressDetector, parse_event
 
 __all__ = ["RtpPortStats", "RtpReceiver"]
 
 RELATCH_AFTER_S = 2.0
+_new_packet = tuple.__new__  # an RtpPacket without its Python-level __new__ (hot path)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +83,19 @@ class RtpReceiver:
 
     def receive(self, data, source, now_s: float) -> RtpPacket | str | None:
         self.received += 1
+        n = len(data)
+        if n >= 12:  # the common case inline: a plain header, audio, from the locked source
+            b0, b1, seq, ts, ssrc = _HEADER.unpack_from(data)
+            if (b0 == 0x80 and b1 & 0x7F == self.payload_type and source == self.source
+                    and n - 12 in self._sizes and ssrc == self.ssrc):
+                self.last_accepted_s = now_s
+                self.audio += 1
+                self.audio_bytes += n - 12
+                payload = bytes(data[12:])
+                if self.l16:
+                    payload = l16_swap(payload)
+                return _new_packet(RtpPacket, (b1 > 0x7F, b1 & 0x7F, seq, ts, ssrc, payload,
+                                               (), None, 0))
         try:
             packet = parse(data)
             return self._accept(packet, source, now_s)
