@@ -110,8 +110,8 @@ class AudioSocketCall:
                         await stream.send_all(HANGUP)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
                         pass
-        finally:
-            self.hub._ended(self, self.reason)
+        finally:  # cancelled from outside (shutdown): the engine call is the engine's
+            self.hub._ended(self, self.reason, close_engine_call=self.scope.cancel_called)
 
     async def _read(self, stream, reader) -> str | None:
         while True:

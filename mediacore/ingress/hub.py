@@ -19,7 +19,9 @@ A call ends by itself (RTP inactivity; AudioSocket hang-up, close, error or inac
 the hub closes the engine call (its streams end with call_hangup), frees the ports, then
 calls `on_call_ended(call_id, reason)`. `close_call` (hang-up from the API) ends it the same
 way without the callback; a call whose engine call was closed directly is cleaned up when
-its tasks notice, also without the callback.
+its tasks notice, also without the callback. When `run` is cancelled (shutdown) the calls'
+tasks end and their ports close, but engine calls are left open: the engine's own
+shutdown ends their streams with `shutdown`.
 """
 
 from __future__ import annotations
@@ -203,13 +205,15 @@ class IngressHub:
                 return None
         return call
 
-    def _ended(self, call, reason: str | None) -> None:
-        """A call's tasks are over or it was hung up: forget it, close the engine call, free
-        ports, tell the application when the ingress ended it by itself. Runs once."""
+    def _ended(self, call, reason: str | None, *, close_engine_call: bool = True) -> None:
+        """A call's tasks are over or it was hung up: forget it, close the engine call, tell
+        the application when the ingress ended it by itself. Runs once."""
         key = next((k for k, c in self._calls.items() if c is call), None)
         if key is None:
             return
         del self._calls[key]
+        if not close_engine_call:
+            return
         self._close_engine_call(call.call_id)
         if reason is not None and self.on_call_ended is not None:
             try:

@@ -115,7 +115,9 @@ class RtpCall:
                     nursery.start_soon(self._watchdog)
         finally:
             self.hub._free(self.sockets, self.ports)  # only now: no task uses them any more
-            self.hub._ended(self, self.reason)
+            # cancelled from outside (the hub shuts down): the engine call is left to the
+            # engine's own shutdown, whose streams end with `shutdown`, not `call_hangup`
+            self.hub._ended(self, self.reason, close_engine_call=self.scope.cancel_called)
 
     async def _watchdog(self) -> None:
         timeout = self.hub.inactivity_timeout_s

@@ -282,3 +282,24 @@ def test_the_outbound_port_feeds_the_outbound_track(certs):
         assert {m["media"]["track"] for m in msgs} == {"outbound"}
         assert_delivered_in_order(media_payloads(server.connections[0]), frames)
     run_mock(main)
+
+
+def test_stopping_the_hub_frees_ports_and_leaves_engine_calls_to_the_engine(certs):
+    from mediacore.engine import IngressHub
+    from tests.engine.helpers import engine_for
+
+    async def main():
+        async with engine_for(certs) as engine:
+            ended = []
+            hub = IngressHub(engine, rtp_host="127.0.0.1", rtp_ports=(42200, 42203),
+                             on_call_ended=lambda c, r: ended.append((c, r)))
+            async with trio.open_nursery() as nursery:
+                await nursery.start(hub.run)
+                info = await hub.open_rtp_call("s1", codec="PCMU", sample_rate=8000)
+                nursery.cancel_scope.cancel()
+            assert "s1" in engine.calls and ended == []   # its streams end with `shutdown`
+            with trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM) as sock:
+                await sock.bind(("127.0.0.1", info["inbound_port"]))  # the port is free
+            with pytest.raises(RuntimeError, match="not running"):
+                await hub.open_rtp_call("s2", codec="PCMU", sample_rate=8000)
+    run_mock(main)
