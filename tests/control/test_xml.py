@@ -94,6 +94,7 @@ async def _answer_server(body: bytes, status: int, task_status=trio.TASK_STATUS_
     config = Config()
     config.bind = ["127.0.0.1:0"]
     config.accesslog = None
+    config.errorlog = None
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(serve, app, config)
         task_status.started((binds[0], seen))
