@@ -107,11 +107,13 @@ async def _serve_async(settings) -> int:
                         forced = True
                         nursery.cancel_scope.cancel()
 
+        async def serve(task_status=trio.TASK_STATUS_IGNORED) -> None:
+            await daemon.run(settings, shutdown=shutdown, create_first_account=True,
+                             task_status=task_status)
+            nursery.cancel_scope.cancel()  # drained and stopped: the signal watcher goes too
+
         nursery.start_soon(signals)
-        running = await nursery.start(lambda task_status: daemon.run(
-            settings, shutdown=shutdown, create_first_account=True, task_status=task_status))
-        _greet(running)
-        await shutdown.wait()
+        _greet(await nursery.start(serve))
     return 1 if forced else 0
 
 

@@ -1,0 +1,184 @@
+"""`mediacore serve` as a real process: config file + MEDIACORE_* variables, a fresh SQLite
+store, the first account printed once, `mediacore account create`, /healthz, /metrics, the
+API, structured logs, and SIGTERM draining an active stream (`stop`, close 1000) to exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+import trio
+
+from tests.engine.servers import Recorder, TlsCerts, start_server
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self, tmp_path: pathlib.Path, certs: TlsCerts) -> None:
+        self.port = free_port()
+        ca = tmp_path / "ca.pem"
+        certs.ca.cert_pem.write_to_path(str(ca))
+        config = tmp_path / "mediacore.toml"
+        config.write_text(f'host = "127.0.0.1"\nport = 1\ndata_dir = "{tmp_path / "data"}"\n'
+                          f'allowed_networks = ["127.0.0.0/8"]\nca_file = "{ca}"\n'
+                          f'checkpoint_interval_s = 1.0\n')
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT),
+                    "MEDIACORE_PORT": str(self.port),  # overrides the file's port
+                    "MEDIACORE_RTP_PORT_MIN": "41000", "MEDIACORE_RTP_PORT_MAX": "41099"}
+        self.config = config
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "control.cli", "serve", "--config", str(config)], cwd=ROOT,
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._pumps = [threading.Thread(target=self._pump, args=(pipe, lines), daemon=True)
+                       for pipe, lines in ((self.proc.stdout, self.stdout),
+                                           (self.proc.stderr, self.stderr))]
+        for pump in self._pumps:
+            pump.start()
+
+    @staticmethod
+    def _pump(pipe, lines) -> None:
+        for line in pipe:
+            lines.append(line.rstrip("\n"))
+
+    def wait_for_output(self, text: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not any(text in line for line in self.stdout):
+            assert self.proc.poll() is None, "\n".join(self.stdout + self.stderr)
+            assert time.monotonic() < deadline, "\n".join(self.stdout + self.stderr)
+            time.sleep(0.05)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "control.cli", *args], cwd=ROOT,
+                              env=self.env, capture_output=True, text=True, timeout=60)
+
+    def first_account(self) -> tuple[str, str]:
+        values = {}
+        for line in self.stdout:
+            key, _, value = line.strip().partition(":")
+            if key in ("auth_id", "auth_token"):
+                values[key] = value.strip()
+        return values["auth_id"], values["auth_token"]
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.close()
+
+    def close(self) -> int:
+        """Wait for the process (killing it if it outlives 30 s), read all its output."""
+        try:
+            code = self.proc.wait(30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            for pump in self._pumps:
+                pump.join(10)
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        return code
+
+
+@pytest.fixture
+def certs():
+    return TlsCerts()
+
+
+@pytest.fixture
+def recorder(certs):
+    """A TLS WebSocket server in its own Trio thread."""
+    recorder = Recorder()
+    ready, stop = threading.Event(), threading.Event()
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            await start_server(nursery, recorder, certs.server)
+            ready.set()
+            while not stop.is_set():
+                await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+    thread.start()
+    ready.wait(10)
+    yield recorder
+    stop.set()
+    thread.join(10)
+
+
+def test_serve_first_start_accounts_health_metrics_and_sigterm(tmp_path, certs):
+    daemon = Daemon(tmp_path, certs)
+    try:
+        daemon.wait_for_output("First start: created an account")
+        auth_id, token = daemon.first_account()
+        created = daemon.cli("account", "create", "--config", str(daemon.config), "--rate",
+                             "0.005", "--json")
+        assert created.returncode == 0, created.stderr
+        second = json.loads(created.stdout)
+        assert second["rate_per_minute"] == "0.00500" and second["auth_id"] != auth_id
+
+        with httpx.Client(base_url=daemon.url, timeout=10) as http:
+            health = http.get("/healthz")
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+            usage = http.get(f"/v1/Account/{auth_id}/Usage/Stream/", auth=(auth_id, token))
+            assert usage.status_code == 200 and usage.json()["streams"] == 0
+            other = http.get(f"/v1/Account/{second['auth_id']}/Usage/Stream/",
+                             headers={"X-Auth-ID": second["auth_id"],
+                                      "X-Auth-Token": second["auth_token"]})
+            assert other.status_code == 200
+            assert http.get(f"/v1/Account/{auth_id}/Usage/Stream/",
+                            headers={"X-Auth-ID": second["auth_id"],
+                                     "X-Auth-Token": second["auth_token"]}).status_code == 404
+            metrics = http.get("/metrics").text
+            for name in ("mediacore_active_calls 0.0", 'mediacore_active_streams{status="in-'
+                         'progress"} 0.0', "mediacore_frames_sent_total",
+                         "mediacore_callback_queue_depth", "mediacore_tick_lateness_seconds_"
+                         "bucket"):
+                assert name in metrics, metrics
+        assert daemon.terminate() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.close()
+    logs = [json.loads(line) for line in daemon.stderr]      # every line is one JSON object
+    messages = [entry["message"] for entry in logs]
+    assert "drained" in messages and "stopped" in messages
+    assert any(entry.get("url") == daemon.url for entry in logs)
+
+    # a second start on the same store creates no account and says how to make one
+    again = Daemon(tmp_path, certs)
+    try:
+        again.wait_for_output("Create an account with: mediacore account create")
+        assert not any("auth_token" in line for line in again.stdout)
+        assert again.terminate() == 0
+    finally:
+        if again.proc.poll() is None:
+            again.proc.kill()
+            again.close()
+
+
+def test_bad_configuration_exits_2_naming_the_setting(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("prot = 8080\n")
+    result = subprocess.run([sys.executable, "-m", "control.cli", "serve", "--config",
+                             str(config)], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and "unknown setting 'prot'" in result.stderr
