@@ -366,6 +366,7 @@ class ControlPlane:
 
     async def list_streams(self, account: Account, call_uuid: str, *, status: str | None,
                            limit: int, offset: int) -> tuple[list[dict], int]:
+        await self._owned_call(account, call_uuid, live=False)
         rows, total = await self.store.list_streams(account.auth_id, call_uuid, status=status,
                                                     limit=limit, offset=offset)
         return [self._object(r) for r in rows], total
