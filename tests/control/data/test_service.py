@@ -202,3 +202,32 @@ def test_streams_left_open_by_a_crash_are_closed_at_the_last_checkpoint(certs, t
             assert trio.current_time() - t_start > 25
 
     run(main)
+
+
+def test_drain_stops_every_stream_as_shutdown_and_bills_it(certs, tmp_path):
+    receiver = Receiver()
+
+    async def main():
+        async with control_plane(certs, tmp_path / "m.db", receiver) as (control, ws, engine):
+            account, _ = await control.create_account()
+            engine.open_call("call-1")
+            await control.attach_call(account, "call-1")
+            sid = (await control.start_stream(account, "call-1",
+                                              await stream_fields(ws, receiver)))["stream_id"]
+            await receiver.wait_for(1)
+            await trio.sleep(30)
+            t_drain = trio.current_time()
+            await control.drain()
+            assert trio.current_time() - t_drain < 5
+            row = await control.store.get_stream(sid)
+            assert (row["status"], row["stop_reason"]) == ("stopped", "shutdown")
+            assert row["bill_duration"] == 30 or row["bill_duration"] == 31
+            [stop] = [c for c in await control.store.callbacks() if
+                      c["fields"]["Event"] == "StopStream"]
+            assert stop["fields"]["StopReason"] == "shutdown"
+            assert ws.connections[0].events("stop")
+            with pytest.raises(Exception) as refused:
+                await control.start_stream(account, "call-1", await stream_fields(ws, receiver))
+            assert "shutting down" in str(refused.value)
+
+    run(main)
