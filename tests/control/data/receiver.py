@@ -50,6 +50,12 @@ class Receiver:
         return self.requests
 
     async def _handle(self, stream) -> None:
+        try:
+            await self._serve_connection(stream)
+        except trio.BrokenResourceError:
+            pass  # the client reset the connection (closing its pool)
+
+    async def _serve_connection(self, stream) -> None:
         conn = h11.Connection(h11.SERVER)
         async with stream:
             while True:

@@ -229,5 +229,7 @@ def test_drain_stops_every_stream_as_shutdown_and_bills_it(certs, tmp_path):
             with pytest.raises(Exception) as refused:
                 await control.start_stream(account, "call-1", await stream_fields(ws, receiver))
             assert "shutting down" in str(refused.value)
+            await receiver.wait_for(2)  # StopStream delivered before the test ends
+            assert receiver.requests[1].fields["StopReason"] == "shutdown"
 
     run(main)
