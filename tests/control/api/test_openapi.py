@@ -35,7 +35,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 # POST Call/ (register) waits for the plane's register_call with the ingress (it raises
 # NotImplementedError, a 500, until then); tests/control/api/test_register.py covers it
 @schema.exclude(method="POST", path="/v1/Account/{auth_id}/Call/").parametrize()
-@hypothesis.settings(max_examples=20, deadline=None, derandomize=True, database=None,
+@hypothesis.settings(max_examples=10, deadline=None, derandomize=True, database=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 def test_api_conforms_to_its_openapi_document(case, live, account, schema_call):
     # half the cases act on the real account and call, so more than 401/404 is exercised
