@@ -138,12 +138,7 @@ class ControlPlane:
         now = self._now_us()
         for stream_id in list(self._live):
             self._stop_requested.setdefault(stream_id, now)
-        shutdown = getattr(self.engine, "shutdown_streams", None)
-        if shutdown is not None:
-            shutdown()
-        else:  # engine without a public shutdown: stop each, recorded as shutdown below
-            for stream_id in list(self._live):
-                self._stop_in_engine(stream_id)
+        self.engine.shutdown_streams()  # `stop` with reason shutdown on every WebSocket
         with trio.move_on_after(self.drain_timeout_s):
             while self._live:
                 self._all_ended = trio.Event()

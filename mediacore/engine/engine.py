@@ -132,11 +132,8 @@ class Engine:
     async def __aexit__(self, *exc_info) -> bool | None:
         """Shutdown: every live stream gets `stop` (reason shutdown) and closes; then the
         clock stops."""
-        self._closing = True
         try:
-            for record in list(self._streams.values()):
-                if record.fork is not None:
-                    record.fork.request_stop(StreamInput.SHUTDOWN)
+            self.shutdown_streams()
             with trio.move_on_after(STOP_GRACE_S + 1.5):
                 while self._streams:
                     await trio.sleep(0.01)
@@ -144,6 +141,14 @@ class Engine:
             self._nursery.cancel_scope.cancel()
             suppress = await self._cm.__aexit__(*exc_info)
         return suppress
+
+    def shutdown_streams(self) -> None:
+        """Drain (SIGTERM): refuse new streams (EngineFull) and stop every live one with
+        reason `shutdown` (`stop` message, close 1000); the events report each end."""
+        self._closing = True
+        for record in list(self._streams.values()):
+            if record.fork is not None:
+                record.fork.request_stop(StreamInput.SHUTDOWN)
 
     # -- time ---------------------------------------------------------------------------------
 

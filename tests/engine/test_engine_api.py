@@ -10,12 +10,13 @@ import trio
 
 from mediacore.codec import Format, ulaw_decode, ulaw_encode
 from mediacore.engine.call import CallClosed
-from mediacore.engine.engine import Engine, NotFound
+from mediacore.engine.engine import Engine, EngineFull, NotFound
 from mediacore.engine.events import StreamEnded, StreamStarted
 from mediacore.engine.lifecycle import StopReason, StreamStatus
 from mediacore.engine.params import InvalidParameter
 from tests.engine.conftest import run_mock
 from tests.engine.helpers import serving, drain_events, engine_for
+from tests.engine.test_faults import wait_ended
 from tests.engine.servers import Recorder, receive_all, start_server
 
 
@@ -137,6 +138,24 @@ def test_leaving_the_engine_stops_every_stream_with_shutdown(certs):
         assert final.status is StreamStatus.STOPPED and final.stop_reason is StopReason.SHUTDOWN
         assert server.connections[0].messages[-1]["stop"]["reason"] == "shutdown"
         assert isinstance(events[0], StreamStarted) and isinstance(events[-1], StreamEnded)
+    run_mock(main)
+
+
+def test_shutdown_streams_stops_each_with_shutdown_and_refuses_new_ones(certs):
+    async def main():
+        async with trio.open_nursery() as nursery:
+            server = await start_server(nursery, Recorder(), certs.server)
+            async with engine_for(certs) as engine:
+                engine.open_call("c")
+                s = await engine.start_stream("c", {"service_url": url(server)})
+                await trio.sleep(0.2)
+                engine.shutdown_streams()
+                with pytest.raises(EngineFull, match="shutting down"):
+                    await engine.start_stream("c", {"service_url": url(server) + "x"})
+                final = await wait_ended(engine, s.stream_id)
+            nursery.cancel_scope.cancel()
+        assert final.status is StreamStatus.STOPPED and final.stop_reason is StopReason.SHUTDOWN
+        assert server.connections[0].messages[-1]["stop"]["reason"] == "shutdown"
     run_mock(main)
 
 

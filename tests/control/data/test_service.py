@@ -225,7 +225,8 @@ def test_drain_stops_every_stream_as_shutdown_and_bills_it(certs, tmp_path):
             [stop] = [c for c in await control.store.callbacks() if
                       c["fields"]["Event"] == "StopStream"]
             assert stop["fields"]["StopReason"] == "shutdown"
-            assert ws.connections[0].events("stop")
+            [stop_message] = ws.connections[0].events("stop")
+            assert stop_message["stop"]["reason"] == "shutdown"  # on the wire too
             with pytest.raises(Exception) as refused:
                 await control.start_stream(account, "call-1", await stream_fields(ws, receiver))
             assert "shutting down" in str(refused.value)
