@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import json
 import logging
 import random
 import re
@@ -53,11 +54,12 @@ from urllib.parse import urlsplit
 
 import trio
 
-from control import accounts, metering
+from control import accounts, call_fields, metering
 from control.accounts import Account
 from control.callbacks import fields as cb_fields
 from control.callbacks.sender import CallbackSender
 from control.store import records
+from control.xml import XmlError, fetch_answer_xml
 from mediacore.engine import (AudioCleared, CheckpointPlayed, DtmfRequested, Engine,
                               EngineFull, InvalidParameter, NotFound, StreamDegraded,
                               StreamEnded, StreamParams, StreamReconnecting, StreamStarted,
@@ -94,6 +96,7 @@ class ControlPlane:
         self._stop_requested: dict[str, int] = {}   # stream_id -> when the API stopped it
         self._all_ended = trio.Event()
         self._draining = False
+        self._nursery: trio.Nursery | None = None  # run()'s: answer_url fetches, call ends
 
     def _now_us(self) -> int:
         return self.engine.now_ms() * 1000
@@ -105,6 +108,7 @@ class ControlPlane:
         checkpoint metering and send callbacks until cancelled."""
         await self._recover()
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             await nursery.start(self.sender.run)
             nursery.start_soon(self._consume)
             nursery.start_soon(self._checkpoints)
@@ -340,7 +344,7 @@ class ControlPlane:
                                      policy=self.callback_policy)
         return dataclasses.replace(params, status_callback_url=checked.status_callback_url)
 
-    async def _check_callback_host(self, url: str) -> None:
+    async def _check_callback_host(self, url: str, field: str = "status_callback_url") -> None:
         host = urlsplit(url).hostname or ""
         try:
             ipaddress.ip_address(host.split("%")[0])
@@ -354,7 +358,7 @@ class ControlPlane:
             except socket.gaierror:
                 return  # retried at delivery, which checks the addresses again
         for info in infos:
-            self.callback_policy.check_address("status_callback_url", info[4][0])
+            self.callback_policy.check_address(field, info[4][0])
 
     async def get_stream(self, account: Account, call_uuid: str, stream_id: str) -> dict:
         return self._object(await self._owned_stream(account, call_uuid, stream_id))
@@ -442,10 +446,94 @@ class ControlPlane:
         return self._call_object(row)
 
     async def register_call(self, account: Account, fields: Mapping[str, Any]) -> dict:
+        """SPEC §2.3: open a call on the ingress (RTP ports, or an awaited AudioSocket
+        connection), record it for `account`, and fetch its answer_url in the background."""
         if self.ingress is None:
             raise InvalidParameter("ingress", "this server runs without call ingress (RTP or "
                                               "AudioSocket), so calls cannot be registered.")
-        raise NotImplementedError("register_call with an ingress hub is not built yet")
+        spec = call_fields.parse(fields)
+        for field in ("answer_url", "hangup_url"):
+            if spec[field]:
+                self._parse_http_url(field, spec[field])
+                await self._check_callback_host(spec[field], field)
+        if self._draining:
+            raise EngineFull("the server is shutting down")
+        call_uuid = spec["call_uuid"] or str(uuid.uuid4())
+        if call_uuid in self.engine.calls or await self.store.get_call(call_uuid) is not None:
+            raise InvalidParameter("call_uuid", f"call_uuid {call_uuid} is already in use; "
+                                                f"leave it out to get a new one.")
+        details: dict[str, Any] = {"answer_url": spec["answer_url"],
+                                   "hangup_url": spec["hangup_url"]}
+        try:
+            if spec["ingress"] == "rtp":
+                details.update(await self.ingress.open_rtp_call(
+                    call_uuid, codec=spec["codec"], sample_rate=spec["sample_rate"],
+                    rtp_remote=spec["rtp_remote"], call_from=spec["from"],
+                    call_to=spec["to"]))
+            else:
+                self.ingress.expect_audiosocket_call(call_uuid,
+                                                     sample_rate=spec["sample_rate"],
+                                                     call_from=spec["from"],
+                                                     call_to=spec["to"])
+        except ValueError as exc:  # the hub names the parameter in its message
+            raise InvalidParameter(call_fields.field_of(str(exc)), _sentence(exc)) from None
+        row = dict(call_uuid=call_uuid, account_id=account.auth_id, node_id=self.node_id,
+                   call_from=spec["from"], call_to=spec["to"], ingress=spec["ingress"],
+                   codec=spec["codec"], sample_rate=spec["sample_rate"], status="live",
+                   details=json.dumps(details), created_at_us=self._now_us())
+        try:
+            await self.store.add_call(row)
+        except BaseException:
+            self.ingress.close_call(call_uuid)  # never run a call the store does not know
+            raise
+        if spec["answer_url"] and self._nursery is not None:
+            self._nursery.start_soon(self._answer, account, row, spec["answer_url"])
+        return self._call_object(row)
+
+    def _parse_http_url(self, field: str, url: str) -> None:
+        """An http(s) URL under the callback policy (the rules of status_callback_url)."""
+        try:
+            StreamParams.parse({"service_url": "wss://callback.check/",
+                                "status_callback_url": url}, policy=self.callback_policy)
+        except InvalidParameter as exc:
+            raise InvalidParameter(field, str(exc).replace("status_callback_url", field)) \
+                from None
+
+    async def _answer(self, account: Account, row: dict, url: str) -> None:
+        """Fetch the answer_url once and start the <Stream>s of its <Response> (unknown
+        elements are skipped with a warning by the lenient parser)."""
+        call_uuid = row["call_uuid"]
+        try:
+            streams = await fetch_answer_xml(url, call_fields={
+                "CallUUID": call_uuid, "From": row["call_from"], "To": row["call_to"],
+                "Direction": "inbound", "CallStatus": "in-progress", "Event": "StartApp",
+                "ParentAuthID": account.auth_id})
+            await self.execute_xml(account, call_uuid, streams)
+        except (XmlError, InvalidParameter, NotFound, EngineFull) as exc:
+            log.warning("call %s: answer_url %s: %s", call_uuid, url, exc)
+
+    def on_call_ended(self, call_uuid: str, reason: str) -> None:
+        """The ingress ended a call by itself (RTP silence, AudioSocket hang-up or close)."""
+        if self._nursery is not None:
+            self._nursery.start_soon(self._call_ended, call_uuid, reason)
+
+    async def _call_ended(self, call_uuid: str, reason: str) -> None:
+        """Mark the call ended and queue its hangup_url notification (durable, signed, in
+        the callback outbox under the call's id)."""
+        row = await self.store.get_call(call_uuid)
+        if row is None or row["status"] != "live":
+            return
+        now = self._now_us()
+        await self.store.update_call(call_uuid, {"status": "ended", "end_reason": reason,
+                                                 "ended_at_us": now})
+        hangup_url = json.loads(row["details"] or "{}").get("hangup_url")
+        if not hangup_url:
+            return
+        await self.store.add_callbacks([dict(
+            callback_id=str(uuid.uuid4()), stream_id=call_uuid, account_id=row["account_id"],
+            node_id=self.node_id, url=hangup_url, method="POST",
+            fields=call_fields.hangup(row, now, reason), created_at_us=now)])
+        self.sender.notify(call_uuid)
 
     async def get_call(self, account: Account, call_uuid: str) -> dict:
         return self._call_object(await self._owned_call(account, call_uuid, live=True))
@@ -455,13 +543,12 @@ class ControlPlane:
         return [self._call_object(r) for r in rows if r["call_uuid"] in self.engine.calls]
 
     async def hangup_call(self, account: Account, call_uuid: str) -> None:
-        await self._owned_call(account, call_uuid, live=True)
-        if self.ingress is not None:
+        row = await self._owned_call(account, call_uuid, live=True)
+        if self.ingress is not None and row["ingress"] in ("rtp", "audiosocket"):
             self.ingress.close_call(call_uuid)
         else:
             self.engine.close_call(call_uuid)
-        await self.store.update_call(call_uuid, {"status": "ended", "end_reason": "api_request",
-                                                 "ended_at_us": self._now_us()})
+        await self._call_ended(call_uuid, "api_request")
 
     async def execute_xml(self, account: Account, call_uuid: str,
                           streams: list[Mapping[str, Any]]) -> list[dict]:
@@ -488,7 +575,19 @@ class ControlPlane:
                "created_at": records.iso(row["created_at_us"]),
                "active_streams": sum(1 for r in self._live.values()
                                      if r["call_uuid"] == row["call_uuid"])}
+        details = json.loads(row.get("details") or "{}")
+        for key in ("rtp_host", "inbound_port", "outbound_port"):
+            if key in details:
+                obj[key] = details[key]
+        if row["ingress"] == "audiosocket" and self.ingress is not None:
+            obj["audiosocket_port"] = self.ingress.audiosocket_port
         return obj
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc).strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
 
 
 def _account(row: dict) -> Account:

@@ -26,7 +26,7 @@ class Request:
 
 class Receiver:
     """`statuses`: the status of each request in turn (then 200); a status may be a
-    (status, headers) pair."""
+    (status, headers) pair or a (status, headers, body) triple."""
 
     def __init__(self, statuses=(), port: int = 0) -> None:
         self.statuses = list(statuses)
@@ -81,10 +81,14 @@ class Receiver:
                     trio.current_time()))
                 self.changed.set()
                 status, headers = self.statuses.pop(0) if self.statuses else 200, []
+                answer = b""
                 if isinstance(status, tuple):
-                    status, headers = status
+                    status, headers, answer = (*status, b"")[:3]
                 await stream.send_all(conn.send(h11.Response(
-                    status_code=status, headers=[("content-length", "0"), *headers])))
+                    status_code=status,
+                    headers=[("content-length", str(len(answer))), *headers])))
+                if answer:
+                    await stream.send_all(conn.send(h11.Data(data=answer)))
                 await stream.send_all(conn.send(h11.EndOfMessage()))
                 if conn.our_state is h11.MUST_CLOSE:
                     return
