@@ -16,12 +16,41 @@ import trio
 TICK_S = 0.020
 
 
+# upper bounds of the lateness histogram's buckets (Prometheus-style: cumulative, le)
+LATENESS_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.010, 0.020, 0.050, 0.100, 0.250, 1.0)
+
+
 @dataclasses.dataclass
 class ClockStats:
     ticks: int = 0
     late_ticks: int = 0          # ticks that started more than one period after they were due
     max_lateness_s: float = 0.0
     total_lateness_s: float = 0.0
+    # ticks per lateness bucket (not cumulative): [i] counts lateness <= LATENESS_BUCKETS_S[i]
+    # and above the bucket before; the last slot counts the rest (above one second)
+    bucket_ticks: list[int] = dataclasses.field(
+        default_factory=lambda: [0] * (len(LATENESS_BUCKETS_S) + 1))
+
+    def record(self, lateness_s: float, period_s: float) -> None:
+        self.ticks += 1
+        self.total_lateness_s += lateness_s
+        if lateness_s > self.max_lateness_s:
+            self.max_lateness_s = lateness_s
+        if lateness_s > period_s:
+            self.late_ticks += 1
+        for i, bound in enumerate(LATENESS_BUCKETS_S):
+            if lateness_s <= bound:
+                self.bucket_ticks[i] += 1
+                return
+        self.bucket_ticks[-1] += 1
+
+    def cumulative_buckets(self) -> list[tuple[float, int]]:
+        """(upper bound s, ticks at most that late), ending with (inf, all ticks)."""
+        out, running = [], 0
+        for bound, count in zip((*LATENESS_BUCKETS_S, float("inf")), self.bucket_ticks):
+            running += count
+            out.append((bound, running))
+        return out
 
     @property
     def mean_lateness_s(self) -> float:
@@ -60,13 +89,6 @@ class MediaClock:
         tick = self._next
         due = self.due(tick)
         await trio.sleep_until(due)
-        lateness = trio.current_time() - due
-        stats = self.stats
-        stats.ticks += 1
-        stats.total_lateness_s += lateness
-        if lateness > stats.max_lateness_s:
-            stats.max_lateness_s = lateness
-        if lateness > self.period_s:
-            stats.late_ticks += 1
+        self.stats.record(trio.current_time() - due, self.period_s)
         self._next = tick + 1
         return tick, due
