@@ -175,6 +175,39 @@ def test_serve_first_start_accounts_health_metrics_and_sigterm(tmp_path, certs):
             again.close()
 
 
+def test_sigterm_stops_an_active_stream_with_stop_and_close_1000(tmp_path, certs, recorder):
+    daemon = Daemon(tmp_path, certs)
+    try:
+        daemon.wait_for_output("First start: created an account")
+        auth_id, token = daemon.first_account()
+        with httpx.Client(base_url=daemon.url, auth=(auth_id, token), timeout=10) as http:
+            call = http.post(f"/v1/Account/{auth_id}/Call/", json={
+                "ingress": "rtp", "codec": "PCMU", "sample_rate": 8000})
+            assert call.status_code == 201, call.text
+            call_uuid = call.json()["call_uuid"]
+            started = http.post(f"/v1/Account/{auth_id}/Call/{call_uuid}/Stream/", json={
+                "service_url": f"wss://127.0.0.1:{recorder.port}/agent",
+                "bidirectional": True})
+            assert started.status_code == 202, started.text
+            deadline = time.monotonic() + 20
+            while not (recorder.connections and recorder.media):
+                assert time.monotonic() < deadline, "no media reached the WebSocket server"
+                time.sleep(0.05)
+        assert daemon.terminate() == 0
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.close()
+    conn = recorder.connections[0]
+    deadline = time.monotonic() + 5
+    while not conn.closed.is_set():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert conn.messages[-1]["event"] == "stop"
+    assert conn.messages[-1]["stop"]["reason"] == "shutdown"
+    assert conn.close_code == 1000
+
+
 def test_bad_configuration_exits_2_naming_the_setting(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text("prot = 8080\n")

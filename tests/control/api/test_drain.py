@@ -29,8 +29,7 @@ def test_shutdown_sends_stop_and_close_1000_to_every_active_stream(tmp_path, cer
     for conn in connections:
         assert conn.closed.is_set()
         assert conn.messages[-1]["event"] == "stop"
-        # (the `stop` message's reason is the engine's: it says api_request until the engine
-        # has a shutdown stop the plane can call; the stream's record says shutdown)
+        assert conn.messages[-1]["stop"]["reason"] == "shutdown"
         assert conn.close_code == 1000
     # the store holds the final state: a new daemon on the same store reports it
     again = LiveDaemon(settings_for(tmp_path, certs), certs).start()

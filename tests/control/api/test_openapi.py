@@ -32,9 +32,7 @@ def schema_call(live, account):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-# POST Call/ (register) waits for the plane's register_call with the ingress (it raises
-# NotImplementedError, a 500, until then); tests/control/api/test_register.py covers it
-@schema.exclude(method="POST", path="/v1/Account/{auth_id}/Call/").parametrize()
+@schema.parametrize()
 @hypothesis.settings(max_examples=10, deadline=None, derandomize=True, database=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 def test_api_conforms_to_its_openapi_document(case, live, account, schema_call):
