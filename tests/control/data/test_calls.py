@@ -101,7 +101,7 @@ def test_answer_url_starts_the_streams_of_its_response(certs, tmp_path):
         async with plane_with_ingress(certs, tmp_path / "c.db", receiver) as (control, ws,
                                                                               engine):
             xml = (f'<Response><Stream audioTrack="inbound" contentType="audio/x-mulaw;'
-                   f'rate=8000">wss://localhost:{ws.port}/from-answer</Stream>'
+                   f'rate=8000">wss://127.0.0.1:{ws.port}/from-answer</Stream>'
                    f'<Speak>ignored, with a warning</Speak></Response>').encode()
             receiver.statuses.append((200, [("content-type", "application/xml")], xml))
             account, _ = await control.create_account()
@@ -111,7 +111,7 @@ def test_answer_url_starts_the_streams_of_its_response(certs, tmp_path):
             [fetch] = await receiver.wait_for(1)
             assert fetch.target == "/answer" and fetch.fields["CallUUID"] == "call-answered"
             assert fetch.fields["From"] == "+1555"
-            with trio.fail_after(5):
+            with trio.fail_after(60):  # MockClock: virtual seconds
                 while not ws.connections or not ws.connections[0].events("media"):
                     await trio.sleep(0.1)
             start = ws.connections[0].messages[0]
