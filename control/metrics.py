@@ -8,9 +8,8 @@
   scrape; a stream that ends and is forgotten between two scrapes (more than 10,000 streams
   ending in one scrape interval) loses only its last increments.
 - `mediacore_callback_queue_depth`: status callbacks in the outbox not yet delivered.
-- `mediacore_tick_lateness_seconds`: how late the media clock's ticks ran, a histogram
-  with the buckets the engine's clock statistics allow (on time = within one 20 ms period,
-  and +Inf), its sum and count.
+- `mediacore_tick_lateness_seconds`: how late the media clock's ticks started, a histogram
+  with the engine clock's buckets (0.5 ms to 1 s, and +Inf), its sum and count.
 """
 
 from __future__ import annotations
@@ -70,11 +69,10 @@ class EngineCollector:
             yield GaugeMetricFamily("mediacore_callback_queue_depth", "Status callbacks not "
                                     "yet delivered", value=self._queue_depth)
         stats = self.engine.clock.stats
-        period = self.engine.clock.period_s
         lateness = HistogramMetricFamily("mediacore_tick_lateness_seconds", "How late media "
                                          "clock ticks started")
-        lateness.add_metric([], buckets=[(repr(period), stats.ticks - stats.late_ticks),
-                                         ("+Inf", stats.ticks)],
+        lateness.add_metric([], buckets=[("+Inf" if bound == float("inf") else repr(bound), n)
+                                         for bound, n in stats.cumulative_buckets()],
                             sum_value=stats.total_lateness_s)
         yield lateness
 

@@ -151,7 +151,7 @@ def test_serve_first_start_accounts_health_metrics_and_sigterm(tmp_path, certs):
             for name in ("mediacore_active_calls 0.0", 'mediacore_active_streams{status="in-'
                          'progress"} 0.0', "mediacore_frames_sent_total",
                          "mediacore_callback_queue_depth", "mediacore_tick_lateness_seconds_"
-                         "bucket"):
+                         "bucket", 'mediacore_tick_lateness_seconds_bucket{le="0.005"}'):
                 assert name in metrics, metrics
         assert daemon.terminate() == 0
     finally:

@@ -26,6 +26,7 @@ from mediacore import Engine
 from mediacore.codec import Format
 from mediacore._native.fanout import WriteLog
 from mediacore.engine import UrlPolicy
+from mediacore.engine.clock import ClockStats
 
 FORKS_PER_CALL = 10
 PROGRESS_S = 0.25
@@ -105,6 +106,9 @@ async def main(plan: Plan, record: rec.Record) -> None:
             # leave the collector's generations, so a collection never walks them mid-tick
             gc.freeze()
             record.set(rec.STATUS, rec.RUNNING)
+            # the overload rule judges the measured ticks, as the other clients do (a burst
+            # of TLS handshakes while the forks connected may have delayed ticks before)
+            engine.clock.stats = ClockStats()
             meter.log.go()
             while not meter.finished.is_set():
                 with trio.move_on_after(PROGRESS_S):
