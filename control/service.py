@@ -34,6 +34,16 @@ CHANGES (additions to the interface of the brief, nothing changed):
   application (or the demo) belongs to `account`.
 - `checkpoint_now()`, `sender` (its `delivered` / `failed` counters), `callback_queue_depth()`
   for metrics.
+- `on_call_ended(call_uuid, reason)`: the ingress hub's hook (a call it ended by itself).
+
+Calls (`register_call`, control/call_fields.py for the fields and defaults): the ingress hub
+opens the call (RTP ports, or an AudioSocket connection awaited by UUID); a call id in use is
+400. `answer_url` (same address rules as callbacks) is fetched once in the background, POST
+with CallUUID/From/To/Direction/CallStatus/Event=StartApp/ParentAuthID, and the <Stream>s of
+its <Response> start as `Xml/` would start them (unknown elements skipped with a warning; a
+failure is logged, the call goes on). `hangup_url` gets a form POST (Event=Hangup,
+HangupCause = why the call ended) through the callback outbox when the call ends for any
+reason: durable, signed and retried like status callbacks.
 """
 
 from __future__ import annotations

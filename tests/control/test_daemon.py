@@ -215,3 +215,88 @@ def test_bad_configuration_exits_2_naming_the_setting(tmp_path):
                              str(config)], cwd=ROOT, capture_output=True, text=True, timeout=30,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2 and "unknown setting 'prot'" in result.stderr
+
+
+def serve_in_thread(receiver):
+    """Run a (Trio) callback Receiver in its own thread; returns stop()."""
+    ready, stop = threading.Event(), threading.Event()
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(receiver.serve)
+            ready.set()
+            while not stop.is_set():
+                await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+
+    def stop_it():
+        stop.set()
+        thread.join(10)
+    return stop_it
+
+
+def test_sigkill_with_callbacks_pending_then_restart_delivers_every_callback(
+        tmp_path, certs, recorder):
+    """`mediacore serve` killed with SIGKILL while its callback receiver is down: the next
+    start closes the stream it left open (shutdown, billed to the last checkpoint) and
+    delivers every callback, in order, StartStream with its original X-Callback-ID."""
+    from tests.control.data.receiver import Receiver
+    from tests.engine.servers import refused_port
+
+    callback_port = refused_port()
+    daemon = Daemon(tmp_path, certs)
+    try:
+        daemon.wait_for_output("First start: created an account")
+        auth_id, token = daemon.first_account()
+        with httpx.Client(base_url=daemon.url, auth=(auth_id, token), timeout=10) as http:
+            call = http.post(f"/v1/Account/{auth_id}/Call/", json={"ingress": "rtp"})
+            assert call.status_code == 201, call.text
+            call_uuid = call.json()["call_uuid"]
+            started = http.post(f"/v1/Account/{auth_id}/Call/{call_uuid}/Stream/", json={
+                "service_url": f"wss://127.0.0.1:{recorder.port}/agent",
+                "status_callback_url": f"http://127.0.0.1:{callback_port}/cb"})
+            assert started.status_code == 202, started.text
+            stream_id = started.json()["stream_id"]
+            deadline = time.monotonic() + 20
+            while not recorder.media:
+                assert time.monotonic() < deadline, "no media reached the WebSocket server"
+                time.sleep(0.05)
+            time.sleep(2.5)  # streaming, with checkpoints every second (the config's)
+        daemon.proc.send_signal(signal.SIGKILL)
+        assert daemon.close() == -signal.SIGKILL
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.close()
+
+    receiver = Receiver(port=callback_port)
+    stop_receiver = serve_in_thread(receiver)
+    again = Daemon(tmp_path, certs)
+    try:
+        deadline = time.monotonic() + 30
+        while len(receiver.requests) < 2:
+            assert again.proc.poll() is None, "\n".join(again.stdout + again.stderr)
+            assert time.monotonic() < deadline, [r.fields for r in receiver.requests]
+            time.sleep(0.05)
+        with httpx.Client(base_url=again.url, auth=(auth_id, token), timeout=10) as http:
+            stream = http.get(f"/v1/Account/{auth_id}/Call/{call_uuid}/Stream/{stream_id}/")
+        assert again.terminate() == 0
+    finally:
+        if again.proc.poll() is None:
+            again.proc.kill()
+            again.close()
+        stop_receiver()
+    events = [(r.fields["Event"], r.fields["StreamID"]) for r in receiver.requests]
+    assert events == [("StartStream", stream_id), ("StopStream", stream_id)]
+    stop = receiver.requests[1].fields
+    assert stop["StopReason"] == "shutdown"
+    assert int(stop["BillDuration"]) >= 2  # billed up to the last checkpoint before the kill
+    assert len({r.headers["x-callback-id"] for r in receiver.requests}) == 2
+    assert stream.status_code == 200
+    body = stream.json()
+    assert (body["status"], body["stop_reason"]) == ("stopped", "shutdown")
+    assert body["bill_duration"] == int(stop["BillDuration"])
