@@ -61,6 +61,8 @@ class Settings:
     ca_file: str | None = None          # CA bundle for wss:// (default: the system store)
     # accounts, metering, callbacks
     default_rate_per_minute: Decimal = Decimal("0.00300")
+    # per-account rates that override the rate stored with the account: "AUTH_ID=0.00400"
+    account_rates: tuple[str, ...] = ()
     checkpoint_interval_s: float = 10.0
     callback_retry_max_s: float = 3600.0
     callback_http2: bool = True
@@ -98,6 +100,7 @@ class Settings:
                                   f"notation (e.g. 10.0.0.0/8)") from None
         if self.default_rate_per_minute < 0:
             raise ConfigError("default_rate_per_minute must not be negative")
+        _ = self.rates_by_account  # checks every entry
         if not 0 < self.rtp_port_min <= self.rtp_port_max <= 65535:
             raise ConfigError("rtp_port_min..rtp_port_max must be a port range within 1-65535")
         if self.max_streams is not None and self.max_streams < 1:
@@ -106,6 +109,22 @@ class Settings:
             raise ConfigError("max_streams_per_call must be at least 1")
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+
+    @property
+    def rates_by_account(self) -> dict[str, Decimal]:
+        """account_rates as {auth_id: per-minute rate}."""
+        rates = {}
+        for entry in self.account_rates:
+            auth_id, _, rate = entry.partition("=")
+            try:
+                value = Decimal(rate.strip())
+            except InvalidOperation:
+                value = Decimal(-1)
+            if not auth_id.strip() or not value.is_finite() or value < 0:
+                raise ConfigError(f"account_rates: {entry!r} is not AUTH_ID=RATE with a "
+                                  f"per-minute rate of zero or more (e.g. MA...=0.00400)")
+            rates[auth_id.strip()] = value
+        return rates
 
     @property
     def store_url(self) -> str:

@@ -66,6 +66,7 @@ def make_plane(engine: Engine, store, settings: Settings, ingress=None):
     from control.service import ControlPlane
     return ControlPlane(engine, store, callback_policy=url_policy(settings),
                         default_rate_per_minute=settings.default_rate_per_minute,
+                        account_rates=settings.rates_by_account,
                         checkpoint_interval_s=settings.checkpoint_interval_s,
                         callback_retry_max_s=settings.callback_retry_max_s,
                         ingress=ingress, http2=settings.callback_http2)

@@ -35,6 +35,9 @@ CHANGES (additions to the interface of the brief, nothing changed):
 - `checkpoint_now()`, `sender` (its `delivered` / `failed` counters), `callback_queue_depth()`
   for metrics.
 - `on_call_ended(call_uuid, reason)`: the ingress hub's hook (a call it ended by itself).
+- `account_rates` ({auth_id: rate}): the config's per-account per-minute rates; they win over
+  the rate stored with the account from the next request on (a stream keeps the rate it
+  started with).
 
 Calls (`register_call`, control/call_fields.py for the fields and defaults): the ingress hub
 opens the call (RTP ports, or an AudioSocket connection awaited by UUID); a call id in use is
@@ -88,11 +91,14 @@ class ControlPlane:
                  default_rate_per_minute: Decimal = Decimal("0.00300"),
                  checkpoint_interval_s: float = 10.0, callback_retry_max_s: float = 3600.0,
                  ingress=None, http2: bool = True, node_id: str = "local",
-                 rng: random.Random | None = None, drain_timeout_s: float = 5.0) -> None:
+                 rng: random.Random | None = None, drain_timeout_s: float = 5.0,
+                 account_rates: Mapping[str, Decimal] | None = None) -> None:
         self.engine = engine
         self.store = store
         self.callback_policy = callback_policy
         self.default_rate_per_minute = accounts.rate(default_rate_per_minute)
+        # the config's per-account rates win over the rate stored with the account
+        self.account_rates = {k: accounts.rate(v) for k, v in (account_rates or {}).items()}
         self.checkpoint_interval_s = checkpoint_interval_s
         self.ingress = ingress
         self.node_id = node_id
@@ -298,7 +304,9 @@ class ControlPlane:
         stored = row["token_hash"] if row is not None else b"\0" * 32
         if not accounts.token_matches(auth_token, stored) or row is None:
             return None
-        return _account(row)
+        account = _account(row)
+        rate = self.account_rates.get(account.auth_id)
+        return account if rate is None else dataclasses.replace(account, rate_per_minute=rate)
 
     async def _token_for(self, auth_id: str) -> str | None:
         token = self._tokens.get(auth_id)

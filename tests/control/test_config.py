@@ -74,3 +74,17 @@ def test_unknown_environment_lists_likely_typos_only():
     environ = {"MEDIACORE_PROT": "1", "MEDIACORE_PORT": "1", "MEDIACORE_SIMD": "avx2",
                "MEDIACORE_TEST_POSTGRES_URL": "x", "HOME": "/"}
     assert unknown_environment(environ) == ["MEDIACORE_PROT"]
+
+
+def test_account_rates_from_the_file_and_the_environment(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('account_rates = ["MAAAAAAAAAAAAAAAAAAA=0.00400"]\n')
+    assert load(path, {}).rates_by_account == {"MAAAAAAAAAAAAAAAAAAA": Decimal("0.00400")}
+    env = {"MEDIACORE_ACCOUNT_RATES": "MAB=0.002, MAC=0"}
+    assert load(path, env).rates_by_account == {"MAB": Decimal("0.002"), "MAC": Decimal("0")}
+
+
+@pytest.mark.parametrize("entry", ["MA1", "MA1=", "=0.1", "MA1=-0.1", "MA1=cheap", "MA1=NaN"])
+def test_a_bad_account_rate_is_refused_by_name(entry):
+    with pytest.raises(ConfigError, match="account_rates"):
+        load(None, {"MEDIACORE_ACCOUNT_RATES": entry})

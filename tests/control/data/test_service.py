@@ -234,3 +234,27 @@ def test_drain_stops_every_stream_as_shutdown_and_bills_it(certs, tmp_path):
             assert receiver.requests[1].fields["StopReason"] == "shutdown"
 
     run(main)
+
+
+def test_a_rate_from_the_config_overrides_the_accounts_own(certs, tmp_path):
+    receiver = Receiver()
+
+    async def main():
+        async with control_plane(certs, tmp_path / "m.db", receiver) as (control, ws, engine):
+            account, token = await control.create_account(rate_per_minute=Decimal("0.006"))
+            control.account_rates[account.auth_id] = Decimal("0.01000")  # as the config sets it
+            account = await control.authenticate(account.auth_id, token)
+            assert account.rate_per_minute == Decimal("0.01000")
+            engine.open_call("call-1")
+            await control.attach_call(account, "call-1")
+            started = await control.start_stream(account, "call-1",
+                                                 await stream_fields(ws, receiver))
+            assert started["rate"] == "0.01000"
+            await receiver.wait_for(1)
+            await trio.sleep(61)
+            await control.stop_stream(account, "call-1", started["stream_id"])
+            await receiver.wait_for(2)
+            stop = receiver.requests[1].fields
+            assert stop["BillDuration"] == "61" and stop["BilledAmount"] == "0.02000"
+
+    run(main)
