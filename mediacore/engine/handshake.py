@@ -4,6 +4,14 @@ wsproto does the HTTP upgrade and, afterwards, parses what the server sends and 
 control replies (pong, close). Media frames never pass through it: they are written by the
 native encoder straight to the socket, which wsproto does not need to know about (a client
 connection keeps no state about the data frames it sends).
+
+Two signatures go out with one nonce. `X-Signature-V3` is SPEC §3's: HMAC-SHA256 over
+"GET" + service_url + nonce. `X-Plivo-Signature-V3` is what Plivo's own SDKs check: Plivo
+signs the stream URL as the receiving web server sees it (scheme http(s), not ws(s)) with its
+V3 scheme for a GET, so a stream server validates the upgrade with
+`plivo.utils.validate_v3_signature("GET", "https://<host><path>?<query>", nonce, auth_token,
+signature)` (the Node stream SDK builds exactly that URL from the Host header and request
+target). The SPEC's formula cannot pass that check, so the two headers differ.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlparse, urlsplit, urlunparse
 
 import trio
 import wsproto
@@ -43,6 +51,22 @@ def signature(auth_token: str, service_url: str, nonce: str) -> str:
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
+def plivo_signature(auth_token: str, service_url: str, nonce: str) -> str:
+    """X-Plivo-Signature-V3: Plivo's V3 signature of a GET to the stream URL with its scheme
+    as http(s) (wss -> https, ws -> http): base64(HMAC-SHA256(auth token, base + ["?" +
+    sorted query] + "." + nonce)), where base is scheme://netloc/path and the query's
+    parameters are decoded and sorted by key, then value, written k=v joined by "&" (what
+    plivo.utils.signature_v3.construct_get_url builds)."""
+    parts = urlparse(service_url)
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme.lower(), parts.scheme)
+    base = urlunparse((scheme, parts.netloc, parts.path, "", "", ""))
+    query = parse_qs(parts.query, keep_blank_values=True)
+    pairs = "&".join(f"{key}={value}" for key in sorted(query) for value in sorted(query[key]))
+    signed = f"{base}?{pairs}" if pairs else base
+    mac = hmac.new(auth_token.encode(), f"{signed}.{nonce}".encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
 def upgrade_headers(service_url: str, header_pairs, auth_token: str | None,
                     nonce: str | None = None) -> list[tuple[bytes, bytes]]:
     """The extra headers of the upgrade request, in the order they are sent."""
@@ -53,7 +77,8 @@ def upgrade_headers(service_url: str, header_pairs, auth_token: str | None,
         sig = signature(auth_token, service_url, nonce).encode()
         headers += [(b"X-Signature-V3-Nonce", nonce.encode()), (b"X-Signature-V3", sig),
                     (b"X-Plivo-Signature-V3-Nonce", nonce.encode()),
-                    (b"X-Plivo-Signature-V3", sig)]
+                    (b"X-Plivo-Signature-V3",
+                     plivo_signature(auth_token, service_url, nonce).encode())]
     return headers
 
 
