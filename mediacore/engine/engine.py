@@ -39,6 +39,7 @@ from mediacore.engine.events import (AudioCleared, CheckpointPlayed, DtmfRequest
                                      StreamDegraded, StreamEnded, StreamReconnecting,
                                      StreamStarted)
 from mediacore.engine.fork import STOP_GRACE_S, Fork
+from mediacore.engine.idle_gate import HEADROOM_S, IdleGate
 from mediacore.engine.lifecycle import StreamInput, StreamStatus, next_state
 from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
 from mediacore.engine.playout import PlaybackFull
@@ -104,6 +105,7 @@ class Engine:
         self._wall_clock = wall_clock
         self._epoch_offset = 0.0
         self.clock = MediaClock()
+        self.idle_gate = IdleGate()  # TLS handshake steps run between ticks (idle_gate.py)
         self.calls: dict[str, Call] = {}
         self._streams: dict[str, _Record] = {}
         self._ended_streams: collections.OrderedDict[str, _Record] = collections.OrderedDict()
@@ -339,7 +341,7 @@ class Engine:
     # -- the media clock ----------------------------------------------------------------------
 
     async def _ticker(self) -> None:
-        async for _tick, due in self.clock:
+        async for tick, due in self.clock:
             ts_ms = int((due + self._epoch_offset) * 1000)
             now_ms = due * 1000
             for call in tuple(self.calls.values()):
@@ -350,6 +352,8 @@ class Engine:
                     continue
                 if reached:
                     self._checkpoints(call, reached)
+            # the tick's work is done: until just before the next tick, heavy steps may run
+            self.idle_gate.open(self.clock.due(tick + 1) - HEADROOM_S)
 
     def _checkpoints(self, call: Call, names) -> None:
         fork = call.bidirectional_fork

@@ -370,7 +370,8 @@ class Fork:
         try:
             with trio.fail_after(CONNECT_TIMEOUT_S):
                 conn = await open_connection(urlsplit(url).hostname or "", port,
-                                             policy=self.engine.policy, ssl_context=ctx)
+                                             policy=self.engine.policy, ssl_context=ctx,
+                                             gate=self.engine.idle_gate)
         except trio.TooSlowError:
             raise ConnectError("tcp", f"no connection within {CONNECT_TIMEOUT_S:g} s") from None
         try:

@@ -22,6 +22,7 @@ import ssl
 
 import trio
 
+from mediacore.engine.idle_gate import IdleGate
 from mediacore.engine.params import InvalidParameter, UrlPolicy
 
 RECV_BYTES = 65536
@@ -134,8 +135,10 @@ async def _connect_tcp(family, type_, proto, addr) -> socket.socket:
         raise
 
 
-async def _tls_handshake(sock: ssl.SSLSocket) -> None:
+async def _tls_handshake(sock: ssl.SSLSocket, gate: IdleGate | None) -> None:
     while True:
+        if gate is not None:
+            await gate.turn()  # the crypto runs in the media clock's idle time
         try:
             sock.do_handshake()
             return
@@ -146,10 +149,12 @@ async def _tls_handshake(sock: ssl.SSLSocket) -> None:
 
 
 async def open_connection(host: str, port: int, *, policy: UrlPolicy,
-                          ssl_context: ssl.SSLContext | None = None) -> Connection:
+                          ssl_context: ssl.SSLContext | None = None,
+                          gate: IdleGate | None = None) -> Connection:
     """Resolve (checking every address against the policy), connect, and run the TLS
-    handshake when `ssl_context` is given. Raises ConnectError naming the stage, or
-    InvalidParameter when the host resolves only to refused addresses."""
+    handshake when `ssl_context` is given (each step through `gate`, see idle_gate.py).
+    Raises ConnectError naming the stage, or InvalidParameter when the host resolves only to
+    refused addresses."""
     last: ConnectError | None = None
     for family, type_, proto, addr in await resolve(host, port, policy):
         try:
@@ -167,7 +172,7 @@ async def open_connection(host: str, port: int, *, policy: UrlPolicy,
             sock.close()
             raise
         try:
-            await _tls_handshake(tls)
+            await _tls_handshake(tls, gate)
         except ssl.SSLCertVerificationError as exc:
             _close(tls)
             raise ConnectError("tls", f"certificate verification failed: "
