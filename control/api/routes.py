@@ -111,7 +111,12 @@ class Operations:
                                "objects": calls[offset:offset + limit]})
 
     async def get_call(self, request: Request, auth_id: str, call_uuid: str):
-        account, _ = await self.begin(request, auth_id, call_uuid=call_uuid)
+        # Plivo's SDK (live_calls.get) asks for a live call with ?status=live: every call
+        # shown here is live, so that filter is accepted and any other status is refused
+        account, fields = await self.begin(request, auth_id, ("status",), call_uuid=call_uuid)
+        if fields.get("status") not in (None, "", "live"):
+            raise bad_request("status", f"status must be empty or 'live', not "
+                                        f"{fields['status']!r}.")
         return _json(request, await self.plane.get_call(account, call_uuid))
 
     async def hangup_call(self, request: Request, auth_id: str, call_uuid: str):

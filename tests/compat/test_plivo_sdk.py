@@ -70,6 +70,10 @@ def test_sdk_starts_gets_lists_and_stops_streams(live, account, http, plivo_clie
     assert plivo_client.calls.delete_all_streams(call) is None                    # none active
     # the call-level methods Plivo's SDK builds from a Call resource work too
     assert plivo_client.calls.get(call).call_uuid == call
+    assert plivo_client.live_calls.get(call).call_uuid == call           # ?status=live
+    with pytest.raises(exceptions.ValidationError, match="status must be empty or 'live'"):
+        plivo_client.request("GET", ("Call", call), {"status": "queued"},
+                             is_voice_request=True)
     assert plivo_client.calls.delete(call) is None
 
 
