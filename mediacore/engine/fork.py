@@ -93,7 +93,7 @@ class Fork:
                  "_message", "_ping_written_at", "_serving_scope", "_stop_error",
                  "_stop_event", "_stop_input", "_wake_writer", "account_id", "auth_token",
                  "both", "call", "conn", "created_ms", "degraded_level", "ended", "engine",
-                 "frames_dropped", "inflight", "out", "out_pos", "params", "profile", "queue",
+                 "first_tick_ms", "frames_dropped", "inflight", "out", "out_pos", "params", "profile", "queue",
                  "reconnects", "scratch", "stream_id", "streamed", "track", "tracks", "w",
                  "ws")
 
@@ -101,6 +101,7 @@ class Fork:
                  account_id: str, auth_token: str | None) -> None:
         self.engine = engine
         self.created_ms = engine.now_ms()
+        self.first_tick_ms: int | None = None  # timestamp of the first tick it was offered
         self.call = call
         self.stream_id = stream_id
         self.params = params
@@ -195,6 +196,8 @@ class Fork:
     def _queue_tick(self, ts_ms: int, inbound, outbound) -> None:
         if self.ended or self._stop_input is not None:
             return  # a stopping stream takes no new audio (billing halts at the stop)
+        if self.first_tick_ms is None:
+            self.first_tick_ms = ts_ms  # before the first start: see _connect
         queue = self.queue
         if not self.streamed and len(queue) >= PRECONNECT_TICKS and queue[0][0] == MEDIA:
             queue.popleft()  # before the first connection, keep only the latest audio
@@ -387,9 +390,16 @@ class Fork:
             self.reconnects += 1
             self._requeue_inflight()
         # the opening messages go first: start (twilio: connected, start)
-        # the first start fixes the origin of twilio timestamps: the stream's registration, so
-        # that audio queued while connecting is never "before the stream started"
-        when = self.engine.now_ms() if self.profile.started else self.created_ms
+        # the first start fixes the origin of twilio timestamps: the stream's registration, or
+        # the first tick it took part in if that was earlier (a tick that runs late carries
+        # its due time, which can precede the registration), so that no audio is ever
+        # "before the stream started"
+        if self.profile.started:
+            when = self.engine.now_ms()
+        elif self.first_tick_ms is not None:
+            when = min(self.created_ms, self.first_tick_ms)
+        else:
+            when = self.created_ms
         for message in self.profile.opening(when, reconnect=reconnect):
             self.out += self.profile.frame(message)
         if not self.scratch:

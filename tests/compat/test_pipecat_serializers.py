@@ -202,17 +202,7 @@ async def read_playback_until(engine, call: str, wanted: bytes, limit_s: float =
     return bytes(played)
 
 
-# Known engine bug (mediacore/engine/fork.py, not this suite's to fix): a twilio stream's
-# timestamp origin is the fork's created_ms (wall clock at registration) while a tick's frames
-# carry the tick's *due* time, so when the clock runs late the first queued frame can be 1 ms
-# "before the stream's origin": the native encoder raises ValueError in Fork._encode_batch and
-# the stream fails. Seen here about one run in four on a loaded machine.
-TWILIO_ORIGIN_RACE = pytest.mark.xfail(
-    strict=False, reason="fork.py: twilio origin created_ms can be later than the first "
-                         "tick's due ts_ms (ValueError: timestamp before the stream's origin)")
-
-
-@pytest.mark.parametrize("protocol", ["plivo", pytest.param("twilio", marks=TWILIO_ORIGIN_RACE)])
+@pytest.mark.parametrize("protocol", ["plivo", "twilio"])
 def test_a_pipecat_agent_on_a_real_bidirectional_stream(live, account, asyncio_servers,
                                                         protocol):
     reply = tone_pcm(400, hz=600.0)

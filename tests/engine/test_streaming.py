@@ -70,3 +70,25 @@ def test_a_stream_sends_start_then_one_frame_per_tick_then_stop(certs):
         assert final.call_from == "+1555" and final.start_time is not None
         assert (final.end_time - final.start_time).total_seconds() == pytest.approx(1.0, abs=0.03)
     run_mock(main)
+
+
+def test_a_twilio_stream_started_while_the_clock_runs_late_starts_at_timestamp_zero(certs):
+    """A tick that runs late carries its due time, which can precede the stream's
+    registration: the twilio timestamp origin is then that first tick, never an error."""
+    async def main():
+        async with serving(certs) as (server, engine):
+            engine.open_call("call-1", format=Format.MULAW_8K)
+            await trio.sleep(0.2)
+            trio.lowlevel.current_clock().jump(0.1)  # the clock is now 100 ms behind
+            stream = await engine.start_stream(
+                "call-1", {"service_url": wss(server), "protocol": "twilio"})
+            await trio.sleep(1.0)
+            engine.stop_stream(stream.stream_id)
+            await trio.sleep(0.5)
+            final = engine.get(stream.stream_id)
+        assert final.status is StreamStatus.STOPPED and final.stop_reason is StopReason.API_REQUEST
+        media = server.connections[0].events("media")
+        stamps = [int(m["media"]["timestamp"]) for m in media]
+        assert stamps[0] == 0 and all(b - a == 20 for a, b in zip(stamps, stamps[1:]))
+        assert len(media) >= 50
+    run_mock(main)
