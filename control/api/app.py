@@ -136,7 +136,9 @@ def create_app(plane, config: ApiConfig | None = None, *,
         (400, 413, 503), _body(models.RegisterCall, required=True), "Register a call")
     add("Call", "GET", ops.list_calls, 200,
         {"model": models.CallList, "description": "Live calls"}, (400, 413),
-        _merge(_query(_LIMIT, _OFFSET), _echo_body()), "List live calls")
+        _merge(_query(_LIMIT, _OFFSET, ("status", {"type": "string", "enum": ["live", ""]},
+                                         "live (or empty): every call listed is live")),
+               _echo_body()), "List live calls")
     add("Call/{call_uuid}", "GET", ops.get_call, 200,
         {"model": models.CallObject, "description": "The call"}, (400, 413), _echo_body(),
         "Retrieve a live call")

@@ -138,6 +138,7 @@ class CallList(BaseModel):
     api_id: str
     meta: Meta
     objects: list[dict[str, Any]]
+    calls: list[str]  # every live call's uuid (Plivo's live-call list shape)
 
 
 class XmlExecuted(BaseModel):

@@ -103,12 +103,18 @@ class Operations:
         return _json(request, call, 201)
 
     async def list_calls(self, request: Request, auth_id: str):
-        account, fields = await self.begin(request, auth_id, ("limit", "offset"))
+        # Plivo's SDK lists live calls with ?status=live and reads their ids from "calls"
+        # (live_calls.list_ids): every call listed here is live, so both are served
+        account, fields = await self.begin(request, auth_id, ("limit", "offset", "status"))
+        if fields.get("status") not in (None, "", "live"):
+            raise bad_request("status", f"status must be empty or 'live', not "
+                                        f"{fields['status']!r}.")
         limit, offset = _page(fields)
         calls = await self.plane.list_calls(account)
         base = f"{_prefix(request)}/Account/{auth_id}/Call/"
         return _json(request, {"meta": _meta(base, limit, offset, len(calls), {}),
-                               "objects": calls[offset:offset + limit]})
+                               "objects": calls[offset:offset + limit],
+                               "calls": [c["call_uuid"] for c in calls]})
 
     async def get_call(self, request: Request, auth_id: str, call_uuid: str):
         # Plivo's SDK (live_calls.get) asks for a live call with ?status=live: every call

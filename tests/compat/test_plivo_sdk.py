@@ -71,6 +71,7 @@ def test_sdk_starts_gets_lists_and_stops_streams(live, account, http, plivo_clie
     # the call-level methods Plivo's SDK builds from a Call resource work too
     assert plivo_client.calls.get(call).call_uuid == call
     assert plivo_client.live_calls.get(call).call_uuid == call           # ?status=live
+    assert call in plivo_client.live_calls.list_ids().calls              # GET Call/?status=live
     with pytest.raises(exceptions.ValidationError, match="status must be empty or 'live'"):
         plivo_client.request("GET", ("Call", call), {"status": "queued"},
                              is_voice_request=True)
