@@ -11,14 +11,15 @@ it must act (`after_tick`): the tick could not be written (connecting, backlog, 
 it is queued), was written in part or failed, or was the stream's first media. Anything that
 cannot go out at once takes the *queued path*: `queue` holds items not yet encoded (media
 ticks, control messages), `out` holds encoded bytes not yet written, and the connection's
-writer task drains both, waiting for writability only then. Sequence numbers are given at encoding time, so control messages (playedStream,
-stop, ...) are queued as items behind earlier audio, never encoded ahead of it.
+writer task drains both, waiting for writability only then. Sequence numbers are given at
+encoding time, so control messages (playedStream, stop, ...) are queued as items behind
+earlier audio, never encoded ahead of it.
 
 Invariants: the direct path runs only when `open` and `queue` and `out` are empty, so bytes
-reach the socket in encoding order; the writer is detached before the socket is closed. `inflight` lists the items whose bytes are in `out` and
-not yet fully written; after an abnormal close they go back to the front of `queue` (their
-chunk numbers rewound) and are encoded again after the new `start`; bytes already taken by
-the kernel count as sent.
+reach the socket in encoding order; the writer is detached before the socket is closed.
+`inflight` lists the items whose bytes are in `out` and not yet fully written; after an
+abnormal close they go back to the front of `queue` (their chunk numbers rewound) and are
+encoded again after the new `start`; bytes already taken by the kernel count as sent.
 
 Buffering: `queue` holds up to 40 s of ticks (2,000). Crossing 30/60/90 % reports
 DegradedStream; full ends the stream (slow_consumer while connected, connection_error while
@@ -75,7 +76,6 @@ SEND_BUFFER_BYTES = 64 * 1024
 BATCH_BYTES = 64 * 1024
 
 MEDIA, CONTROL, OPENING, WS = 0, 1, 2, 3  # queue item kinds
-_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)
 
 
 class _Closed(Exception):
@@ -93,9 +93,9 @@ class Fork:
                  "_message", "_ping_written_at", "_serving_scope", "_stop_error",
                  "_stop_event", "_stop_input", "_wake_writer", "account_id", "auth_token",
                  "both", "call", "conn", "created_ms", "degraded_level", "ended", "engine",
-                 "first_tick_ms", "frames_dropped", "inflight", "out", "out_pos", "params", "profile", "queue",
-                 "reconnects", "scratch", "stream_id", "streamed", "track", "tracks", "w",
-                 "ws")
+                 "first_tick_ms", "frames_dropped", "inflight", "out", "out_pos", "params",
+                 "profile", "queue", "reconnects", "scratch", "stream_id", "streamed", "track",
+                 "tracks", "w", "ws")
 
     def __init__(self, engine: Engine, call: Call, stream_id: str, params: StreamParams,
                  account_id: str, auth_token: str | None) -> None:

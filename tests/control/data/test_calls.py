@@ -11,7 +11,7 @@ import trio
 
 from control.service import ControlPlane
 from control.store import open_store
-from mediacore.engine import IngressHub, InvalidParameter, NotFound, UrlPolicy
+from mediacore.engine import IngressHub, InvalidParameter, NotFound
 from tests.control.data.receiver import Receiver
 from tests.control.data.test_service import CALLBACKS_LOOPBACK, run
 from tests.engine.helpers import serving
