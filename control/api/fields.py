@@ -22,10 +22,8 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from control.api.errors import ApiError, bad_request
-
-PATH_FIELDS = ("call_uuid", "stream_id")
-INERT_OPTIONS = ("noise_cancellation", "noise_cancellation_level", "cx_bot")
-_NOTHING = (None, False, "", "false", "False", "FALSE")
+# the same rules as the engine's own parameter check (one definition of each)
+from mediacore.engine.params import ASKS_FOR_NOTHING, INERT_OPTIONS, PATH_FIELDS
 
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded",)
@@ -133,7 +131,7 @@ def allowed(fields: Mapping[str, Any], names: Iterable[str], *,
                 raise bad_request(key, f"{key} in the request ({value}) does not match the "
                                        f"{key} in the path ({path[key]}).")
         elif key in INERT_OPTIONS:
-            if value not in _NOTHING:
+            if value not in ASKS_FOR_NOTHING:
                 raise bad_request(key, f"{key} is not supported.")
         elif key in names:
             kept[key] = value

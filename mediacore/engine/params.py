@@ -30,6 +30,8 @@ _HEADER_TOKEN = re.compile(r"[A-Za-z0-9._-]+")
 PATH_FIELDS = ("call_uuid", "stream_id")
 # Plivo options that existing SDKs send: accepted when they ask for nothing
 INERT_OPTIONS = ("noise_cancellation", "noise_cancellation_level", "cx_bot")
+# what an inert option may carry and still ask for nothing (booleans may come as strings)
+ASKS_FOR_NOTHING = (None, False, "", "false", "False", "FALSE")
 
 
 class InvalidParameter(ValueError):
@@ -132,7 +134,7 @@ class StreamParams:
                     raise InvalidParameter(key, f"{key} in the body ({value}) does not match "
                                                 f"the {key} in the path ({path[key]}).")
             elif key in INERT_OPTIONS:
-                if value not in (None, False, "", "false", "False"):
+                if value not in ASKS_FOR_NOTHING:
                     raise InvalidParameter(key, f"{key} is not supported.")
             elif key not in _FIELDS:
                 raise InvalidParameter(key, f"Unknown field {key!r}.")
