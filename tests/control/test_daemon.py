@@ -102,15 +102,14 @@ def certs():
     return TlsCerts()
 
 
-@pytest.fixture
-def recorder(certs):
-    """A TLS WebSocket server in its own Trio thread."""
-    recorder = Recorder()
+def serve_in_thread(start):
+    """Run `await start(nursery)` (a server started in that nursery) in a Trio loop of its own
+    thread, as a daemon under test talks to it from outside; returns stop()."""
     ready, stop = threading.Event(), threading.Event()
 
     async def main():
         async with trio.open_nursery() as nursery:
-            await start_server(nursery, recorder, certs.server)
+            await start(nursery)
             ready.set()
             while not stop.is_set():
                 await trio.sleep(0.05)
@@ -118,10 +117,21 @@ def recorder(certs):
 
     thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
     thread.start()
-    ready.wait(10)
+    assert ready.wait(10), "the server did not start"
+
+    def stop_it():
+        stop.set()
+        thread.join(10)
+    return stop_it
+
+
+@pytest.fixture
+def recorder(certs):
+    """A TLS WebSocket server in its own Trio thread."""
+    recorder = Recorder()
+    stop = serve_in_thread(lambda nursery: start_server(nursery, recorder, certs.server))
     yield recorder
-    stop.set()
-    thread.join(10)
+    stop()
 
 
 def test_serve_first_start_accounts_health_metrics_and_sigterm(tmp_path, certs):
@@ -217,28 +227,6 @@ def test_bad_configuration_exits_2_naming_the_setting(tmp_path):
     assert result.returncode == 2 and "unknown setting 'prot'" in result.stderr
 
 
-def serve_in_thread(receiver):
-    """Run a (Trio) callback Receiver in its own thread; returns stop()."""
-    ready, stop = threading.Event(), threading.Event()
-
-    async def main():
-        async with trio.open_nursery() as nursery:
-            await nursery.start(receiver.serve)
-            ready.set()
-            while not stop.is_set():
-                await trio.sleep(0.05)
-            nursery.cancel_scope.cancel()
-
-    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-
-    def stop_it():
-        stop.set()
-        thread.join(10)
-    return stop_it
-
-
 def test_sigkill_with_callbacks_pending_then_restart_delivers_every_callback(
         tmp_path, certs, recorder):
     """`mediacore serve` killed with SIGKILL while its callback receiver is down: the next
@@ -274,7 +262,7 @@ def test_sigkill_with_callbacks_pending_then_restart_delivers_every_callback(
             daemon.close()
 
     receiver = Receiver(port=callback_port)
-    stop_receiver = serve_in_thread(receiver)
+    stop_receiver = serve_in_thread(lambda nursery: nursery.start(receiver.serve))
     again = Daemon(tmp_path, certs)
     try:
         deadline = time.monotonic() + 30
