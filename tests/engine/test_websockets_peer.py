@@ -32,9 +32,13 @@ def test_a_websockets_server_in_another_process_receives_the_stream(certs, tmp_p
                           "content_type": "audio/x-l16;rate=16000", "audio_track": "both",
                           "l16_byte_order": "be", "extra_headers": "k=v"},
                     account_id="MA9", auth_token="tok")
-                for i in range(40):  # 0.8 s: the stream runs 1 s whatever the tick phase
+                for i in range(40):  # 0.8 s of audio
                     engine.feed("c", "inbound", (np.arange(320, dtype=np.int16) + i).tobytes())
-                await trio.sleep(1.0)
+                # stop once the fed audio and some silence after it went out (two tracks per
+                # tick), not after a fixed real-time second: a loaded machine may run late
+                with trio.fail_after(20):
+                    while engine.get(s.stream_id).frames_sent < 2 * (40 + 5):
+                        await trio.sleep(0.02)
                 engine.stop_stream(s.stream_id)
                 with trio.fail_after(5):
                     while not engine.get(s.stream_id).status.ended:
