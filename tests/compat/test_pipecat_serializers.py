@@ -218,6 +218,7 @@ def test_a_pipecat_agent_on_a_real_bidirectional_stream(live, account, asyncio_s
         stream_id = started.json()["stream_id"]
         wait_for(lambda: agent.kind, what="the agent to see the stream")
         frames = ulaw_frames(25)
+        heard_before_feed = len(agent.audio)
         live.run_sync(live.running.engine.feed, call, "inbound", b"".join(frames))
         live.run_sync(live.running.engine.send_dtmf, call, "5")
 
@@ -232,6 +233,10 @@ def test_a_pipecat_agent_on_a_real_bidirectional_stream(live, account, asyncio_s
                              and m is not agent.received[0] for m in agent.received[-3:])
                  and len(agent.sent) == 4, what="the checkpoint and the interruption")
         wait_for(lambda: agent.dtmf, what="the DTMF digit")
+        # hang up only once the fed audio had time to reach the agent (a loaded machine ticks
+        # late: the 25 frames take 25 ticks after the feed, whenever those run)
+        wait_for(lambda: len(agent.audio) >= heard_before_feed + len(frames) + 2,
+                 what="the fed audio to reach the agent")
         http.delete(f"{base(account)}/Call/{call}/", headers=account.headers)
 
     assert agent.kind == protocol
