@@ -3,9 +3,11 @@
     python -m benches.fanout                       # every client, ws and wss, 500 forks, 10 s
     python -m benches.fanout --ramp                # largest N per core: p99 <= 5 ms, no loss
     python -m benches.fanout --clients floor,python-nonblocking --transports plain --forks 2000
+    python -m benches.fanout --sink python         # the Python sink (sink.py) instead of sink.c
 
-Needs a C compiler (`cc`) for the floor, and the test extra (trio-websocket, websockets,
-wsproto, trustme, orjson). The client runs on core 0, the sink and this process on core 1.
+Needs a C compiler (`cc`) and OpenSSL headers for the floor and the C sink (without them the
+Python sink runs, said in the log), and the test extra (trio-websocket, websockets, wsproto,
+trustme, orjson). The client runs on core 0, the sink and this process on core 1.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from benches.fanout.clients import CLIENTS, unavailable
 from benches.fanout.limits import SINK_CORE, pin, raise_nofile
 from benches.fanout.record import workdir_parent
 from benches.fanout.report import Row, table
-from benches.fanout.run import Point, run_point
+from benches.fanout.run import SINKS, Point, run_point, sink_kind
 
 
 def parse(argv):
@@ -41,6 +43,9 @@ def parse(argv):
     p.add_argument("--ramp-resolution", type=float, default=0.05)
     p.add_argument("--nice", type=int, default=0,
                    help="priority of client and sink, e.g. -10 on a shared machine (root)")
+    p.add_argument("--sink", choices=SINKS, default="c",
+                   help="the receiving side: c (sink.c, cheap enough not to bound the clients) "
+                        "or python (sink.py)")
     p.add_argument("--json", help="also write every run's numbers to this file")
     return p.parse_args(argv)
 
@@ -67,20 +72,23 @@ def main(argv=None) -> int:
     pin(SINK_CORE)
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    sink, note = sink_kind(args.sink)
+    if note:
+        sys.stderr.write(note + "\n")
     rows, runs = [], []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fanout-", dir=workdir_parent()) as workdir:
         certs = certs_mod.make(workdir)
 
         def measure(client, transport, forks):
-            summary = run_point(Point(client, transport, forks, args.seconds, args.warmup_s, args.nice),
-                                certs, workdir, progress)
+            summary = run_point(Point(client, transport, forks, args.seconds, args.warmup_s,
+                                      args.nice, sink), certs, workdir, progress)
             done(summary)
             runs.append(summary)
             if args.json:  # after every run: a long ramp that is stopped keeps what it did
                 with open(args.json, "w") as out:
-                    json.dump([dict(vars(s), loss=s.loss, ok=s.ok) for s in runs], out,
-                              indent=1, default=float)
+                    json.dump([dict(vars(s), loss=s.loss, ok=s.ok, sink=sink) for s in runs],
+                              out, indent=1, default=float)
             return summary
 
         for transport in transports:
@@ -107,7 +115,7 @@ def main(argv=None) -> int:
                 rows.append(Row(client, transport, best.get(n), sustained=n,
                                 note="" if n else "fails even at the smallest N"))
     print(f"\nfan-out: {'ramp' if args.ramp else f'{args.forks} forks'}, "
-          f"{args.seconds:g} s steady after {args.warmup_s:g} s warm-up, "
+          f"{args.seconds:g} s steady after {args.warmup_s:g} s warm-up, {sink} sink, "
           f"{time.monotonic() - started:.0f} s in all\n")
     print(table(rows, args.ramp))
     return 0

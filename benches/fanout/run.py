@@ -20,11 +20,12 @@ from typing import Callable
 import numpy as np
 
 from benches.fanout import record as rec
-from benches.fanout import stats
+from benches.fanout import sink_c, stats
 from benches.fanout.certs import Certs
 from benches.fanout.clients.base import Plan
 from benches.fanout.limits import CLIENT_CORE, SINK_CORE
 
+SINKS = ("c", "python")  # sink.c (the default), sink.py
 PROGRESS_S = 0.5
 SINK_START_S = 30.0
 DRAIN_S = 30.0
@@ -38,6 +39,7 @@ class Point:
     seconds: float   # steady-state window
     warmup_s: float
     nice: int = 0    # priority of the client and the sink (limits.renice)
+    sink: str = "c"  # which sink receives: "c" (sink.c) or "python" (sink.py)
 
     @property
     def warmup(self) -> int:
@@ -53,11 +55,30 @@ class Point:
         return connect + self.frames * stats.TICK_S + 30
 
 
-def start_sink(transport: str, certs: Certs, log, nice: int = 0) -> tuple[subprocess.Popen, int]:
-    cmd = [sys.executable, "-m", "benches.fanout.sink", "--core", str(SINK_CORE),
-           "--drain-s", str(DRAIN_S), "--nice", str(nice)]
+def sink_kind(kind: str) -> tuple[str, str | None]:
+    """The sink that will run for `kind` ("c" or "python"), and a note when the C sink cannot
+    be built here and the Python one runs instead."""
+    if kind not in SINKS:
+        raise ValueError(f"unknown sink {kind!r}: one of {', '.join(SINKS)}")
+    reason = sink_c.unavailable() if kind == "c" else None
+    if reason:
+        return "python", f"C sink not available ({reason}): the Python sink runs instead"
+    return kind, None
+
+
+def start_sink(transport: str, certs: Certs, log, nice: int = 0,
+               kind: str = "c") -> tuple[subprocess.Popen, int]:
+    """A sink process (sink.c, or sink.py with kind="python" or when sink.c cannot be built:
+    the reason goes to `log`) and its port, once it listens."""
+    kind, note = sink_kind(kind)
+    if note:
+        log.write(note + "\n")
+        log.flush()
+    args = ["--core", str(SINK_CORE), "--drain-s", str(DRAIN_S), "--nice", str(nice)]
     if transport == "tls":
-        cmd += ["--cert", certs.cert_file, "--key", certs.key_file]
+        args += ["--cert", certs.cert_file, "--key", certs.key_file]
+    cmd = sink_c.command(args) if kind == "c" else \
+        [sys.executable, "-m", "benches.fanout.sink", *args]
     sink = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                             text=True)
     ready, _, _ = select.select([sink.stdout], [], [], SINK_START_S)
@@ -98,7 +119,7 @@ def run_point(point: Point, certs: Certs, workdir: str,
     with open(os.path.join(workdir, name + ".log"), "w+") as log:
         sink, client = None, None
         try:
-            sink, port = start_sink(point.transport, certs, log, point.nice)
+            sink, port = start_sink(point.transport, certs, log, point.nice, point.sink)
             scheme = "wss" if point.transport == "tls" else "ws"
             plan = Plan(base_url=f"{scheme}://127.0.0.1:{port}", forks=point.forks,
                         frames=point.frames, warmup=point.warmup, record=path,
