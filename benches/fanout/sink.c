@@ -451,7 +451,7 @@ static void repr_float(buf_t *b, double f) {
     int exp = *p == 'e' ? atoi(p + 1) : 0;
     while (nd > 1 && mant[nd - 1] == '0') nd--;
     int point = exp + 1;  /* digits before the decimal point */
-    if (point > -4 + 1 && point <= 16) {
+    if (point > -4 && point <= 16) {  /* Python: exponent form when decpt <= -4 or > 16 */
         if (point <= 0) {
             buf_puts(b, "0.");
             for (int k = 0; k < -point; k++) buf_putc(b, '0');
@@ -472,9 +472,12 @@ static void repr_float(buf_t *b, double f) {
     }
 }
 
-/* repr() of the (validated) value at p; the position after it. Containers print their items
- * in order (a dict with duplicate keys shows each: Python would show the last value once),
- * and past REPR_DEPTH levels as [...] / {...} (Python would raise RecursionError). */
+/* repr() of the dict at p (validated): each key once, where it first came, with its last
+ * value, as the dict orjson builds. */
+static void repr_dict(buf_t *b, const char *p, const char *end, int depth);
+
+/* repr() of the (validated) value at p; the position after it. Past REPR_DEPTH levels,
+ * containers print as [...] / {...} (Python would raise RecursionError much deeper). */
 static const char *repr_value(buf_t *b, const char *p, const char *end, int depth) {
     jval_t v;
     p = skip_ws(p, end);
@@ -492,32 +495,65 @@ static const char *repr_value(buf_t *b, const char *p, const char *end, int dept
         buf_free(&text);
         break;
     }
-    case J_ARR: case J_OBJ: {
-        int obj = v.type == J_OBJ;
-        if (depth >= REPR_DEPTH) { buf_puts(b, obj ? "{...}" : "[...]"); break; }
-        buf_putc(b, obj ? '{' : '[');
-        const char *q = skip_ws(p + 1, end);
-        int items = 0;
-        while (q && q < v.end && *q != (obj ? '}' : ']')) {
-            if (items++) buf_puts(b, ", ");
-            if (obj) {
-                q = repr_value(b, q, end, depth + 1);  /* the key */
-                if (!q) break;
-                q = skip_ws(q, end);
-                if (q >= end || *q != ':') break;
-                q++;
-                buf_puts(b, ": ");
-            }
-            q = repr_value(b, q, end, depth + 1);
-            if (!q) break;
-            q = skip_ws(q, end);
-            if (q < end && *q == ',') q = skip_ws(q + 1, end);
+    case J_OBJ:
+        if (depth >= REPR_DEPTH) buf_puts(b, "{...}");
+        else repr_dict(b, p, v.end, depth);
+        break;
+    case J_ARR: {
+        if (depth >= REPR_DEPTH) { buf_puts(b, "[...]"); break; }
+        buf_putc(b, '[');
+        const char *q = skip_ws(p + 1, v.end);
+        for (int items = 0; q && q < v.end && *q != ']'; items++) {
+            if (items) buf_puts(b, ", ");
+            if (!(q = repr_value(b, q, v.end, depth + 1))) break;
+            q = skip_ws(q, v.end);
+            if (q < v.end && *q == ',') q = skip_ws(q + 1, v.end);
         }
-        buf_putc(b, obj ? '}' : ']');
+        buf_putc(b, ']');
         break;
     }
     }
     return v.end;
+}
+
+static void repr_dict(buf_t *b, const char *p, const char *end, int depth) {
+    typedef struct { buf_t key; const char *value; } member_t;
+    member_t *members = NULL;
+    size_t n = 0, cap = 0;
+    const char *q = skip_ws(p + 1, end);
+    while (q && q < end && *q == '"') {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            member_t *grown = realloc(members, cap * sizeof *grown);
+            if (!grown) out_of_memory();
+            members = grown;
+        }
+        member_t *m = &members[n];
+        memset(m, 0, sizeof *m);
+        q = scan_string(q, end, &m->key);
+        q = q ? skip_ws(q, end) : NULL;
+        if (!q || q >= end || *q != ':') { buf_free(&m->key); break; }
+        jval_t v;
+        const char *value = skip_ws(q + 1, end);
+        q = scan_value(value, end, &v);
+        size_t k = 0;
+        while (k < n && !(members[k].key.len == m->key.len
+                          && memcmp(members[k].key.p, m->key.p, m->key.len) == 0)) k++;
+        if (k < n) { members[k].value = value; buf_free(&m->key); }
+        else m->value = value, n++;
+        q = q ? skip_ws(q, end) : NULL;
+        if (q && q < end && *q == ',') q = skip_ws(q + 1, end);
+    }
+    buf_putc(b, '{');
+    for (size_t k = 0; k < n; k++) {
+        if (k) buf_puts(b, ", ");
+        repr_text(b, members[k].key.p ? members[k].key.p : "", members[k].key.len);
+        buf_puts(b, ": ");
+        repr_value(b, members[k].value, end, depth + 1);
+        buf_free(&members[k].key);
+    }
+    buf_putc(b, '}');
+    free(members);
 }
 
 /* str() of a value: a string's own text, else its repr. */

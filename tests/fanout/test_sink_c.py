@@ -70,7 +70,8 @@ def fork(i, *steps):
 
 SEQUENCES = ["1e16", "1.5", "0.00001", "18446744073709551615", "18446744073709551616", "-0",
              "null", '[1,"a",{"k":null},[]]', '{"a":[true,false],"b":{}}', '"1"', "1e-7",
-             "123.456e5", "-9223372036854775809", "5e-324", '"it\'s \\"quoted\\""', "false"]
+             "123.456e5", "-9223372036854775809", "5e-324", '"it\'s \\"quoted\\""', "false",
+             "0.0001", '{"x":1,"y":2,"x":{"x":[],"x":3}}']
 NOT_JSON = [b'{"event":"start","sequenceNumber":1,}', b'{"event":"start","sequenceNumber":1,'
             b'"x":"\xff"}', b'{"event":"start","sequenceNumber":1,"x":"\\ud800"}', b"[1]",
             b'"start"', b'{"event":"start","sequenceNumber":NaN}', b'{"event":"start",'
@@ -244,6 +245,7 @@ def test_the_c_sink_reports_what_the_python_sink_reports(transport, certs):
         "sequenceNumber 1e+16, expected 1", "sequenceNumber 1.5, expected 1",
         "sequenceNumber 1e-05, expected 1", "sequenceNumber 18446744073709551615, expected 1"]
     assert forks[107]["gap"] == "message 1: sequenceNumber [1, 'a', {'k': None}, []], expected 1"
+    assert forks[117]["gap"] == "message 1: sequenceNumber {'x': {'x': 3}, 'y': 2}, expected 1"
     assert all(forks[200 + i]["gap"] == "message 2: not a JSON object with event and "
                "sequenceNumber" for i in range(len(NOT_JSON)))
     errors = comparable(c_report)["errors"]
