@@ -1245,6 +1245,7 @@ static void run(double drain_s, double max_s, int watch_stdin) {
     size_t events_cap = 0;
     char line[64];
     size_t line_len = 0;
+    int line_long = 0;  /* a non-space past line[]: not "stop" */
     while (clock_s(CLOCK_MONOTONIC) < deadline) {
         double started = clock_s(CLOCK_MONOTONIC);
         int setting_up = 0;
@@ -1267,14 +1268,15 @@ static void run(double drain_s, double max_s, int watch_stdin) {
                 for (ssize_t i = 0; i < r && !stop; i++) {
                     if (tmp[i] != '\n') {
                         if (line_len < sizeof line) line[line_len++] = tmp[i];
+                        else line_long |= !is_space((unsigned char)tmp[i]);
                         continue;
                     }
                     /* line.strip() == "stop" */
                     size_t a = 0, z = line_len;
                     while (a < z && is_space((unsigned char)line[a])) a++;
                     while (z > a && is_space((unsigned char)line[z - 1])) z--;
-                    stop = z - a == 4 && memcmp(line + a, "stop", 4) == 0;
-                    line_len = 0;
+                    stop = !line_long && z - a == 4 && memcmp(line + a, "stop", 4) == 0;
+                    line_len = 0, line_long = 0;
                 }
                 if (stop) {
                     stopping = clock_s(CLOCK_MONOTONIC);
@@ -1316,7 +1318,7 @@ static double number(const char *name, const char *text, int integer) {
     char *end;
     errno = 0;
     double v = integer ? (double)strtol(text, &end, 10) : strtod(text, &end);
-    if (!*text || *end || errno || !isfinite(v)) {
+    if (!*text || *end || errno || !isfinite(v) || (integer && fabs(v) > INT32_MAX)) {
         fputs(USAGE, stderr);
         fprintf(stderr, "sink: error: argument %s: invalid %s value: '%s'\n", name,
                 integer ? "int" : "float", text);
