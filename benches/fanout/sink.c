@@ -291,7 +291,8 @@ static const char *scan_scalar(const char *p, const char *end, jval_t *v) {
 /* Validate the array or object at p without recursion (any depth: the stack is the nesting
  * of brackets seen, at most one byte each); the position after it, or NULL. */
 static const char *skip_container(const char *p, const char *end) {
-    buf_t stack = {0};
+    static buf_t stack;  /* kept: no allocation per message (never re-entered) */
+    stack.len = 0;
     jval_t scalar;
     const char *result = NULL;
     buf_putc(&stack, *p++);
@@ -332,7 +333,6 @@ static const char *skip_container(const char *p, const char *end) {
     }
     result = p;
 done:
-    buf_free(&stack);
     return result;
 }
 
@@ -353,7 +353,7 @@ static const char *scan_value(const char *p, const char *end, jval_t *v) {
  * The position after the object, or NULL when it is not valid JSON. */
 static const char *object_members(const char *p, const char *end, const char *const *keys,
                                   int n, jval_t *values, int *found) {
-    buf_t key = {0};
+    static buf_t key;  /* kept: no allocation per message (never re-entered) */
     const char *result = NULL;
     for (int k = 0; k < n; k++) found[k] = 0;
     p = skip_ws(p + 1, end);
@@ -375,7 +375,6 @@ static const char *object_members(const char *p, const char *end, const char *co
         goto done;
     }
 done:
-    buf_free(&key);
     return result;
 }
 
