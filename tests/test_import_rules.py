@@ -58,8 +58,9 @@ def test_mediacore_never_imports_control(path):
 
 
 # The fan-out kernel is the engine's socket writer, in C (send(2), the TLS object's write, a
-# monotonic clock for its write log): native, but I/O by design; only the engine uses it.
-ENGINE_IO_NATIVE = ("mediacore/_native/fanout.pyx",)
+# monotonic clock for its write log), and the native TLS client its TLS layer (OpenSSL on the
+# engine's sockets): native, but I/O by design; only the engine uses them.
+ENGINE_IO_NATIVE = ("mediacore/_native/fanout.pyx", "mediacore/_native/tls.pyx")
 
 
 def pure_sources():
@@ -80,11 +81,11 @@ def test_lower_layers_never_import_the_engine_or_ingress(path):
 
 
 @pytest.mark.parametrize("path", list(sources("mediacore")), ids=lambda p: str(p.relative_to(ROOT)))
-def test_only_the_engine_uses_the_fanout_kernel(path):
+def test_only_the_engine_uses_the_fanout_kernel_and_native_tls(path):
     rel = path.relative_to(ROOT).as_posix()
     if rel.startswith("mediacore/engine/") or rel in ENGINE_IO_NATIVE:
         return
-    assert "mediacore._native.fanout" not in imported(path)
+    assert not {"mediacore._native.fanout", "mediacore._native.tls"} & imported(path)
 
 
 def control_violations(path):

@@ -5,7 +5,8 @@ C, and hand back only the forks that need their Python code.
 Theory of operation. A `DirectWriter` is the part of a fork (mediacore/engine/fork.py) that
 the media clock touches every tick: the fork's `MediaFrameEncoder` (its wire profile's
 counters and templates), an encode buffer, the connection's socket — plain: its fd, written
-with send(2) and MSG_DONTWAIT; TLS: the ssl object's C `write` — and the fork's `queue`
+with send(2) and MSG_DONTWAIT; TLS: the native connection's `mc_tls_writer` (tls.pyx: one
+SSL_write_ex, no Python), or the stdlib ssl object's `write` — and the fork's `queue`
 (deque) and `out` (bytearray), so that "ready" (open, nothing queued, nothing unwritten) is
 read here without running Python.
 
@@ -33,6 +34,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromMemory
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.errno cimport errno
 from libc.stdint cimport int64_t, uint64_t, uint8_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -56,6 +58,14 @@ cdef extern from *:
     static inline int mc_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
     """
     bint _would_block "mc_would_block" (int err) noexcept nogil
+
+cdef extern from "mc_tls_writer.h" nogil:
+    ctypedef struct mc_tls_writer:
+        int (*write)(mc_tls_writer *w, const void *buf, size_t n)
+    const char *MC_TLS_WRITER_CAPSULE
+    enum:
+        MC_TLS_WRITTEN
+        MC_TLS_WOULD_BLOCK
 
 cdef extern from "mc_pybuffer.h":
     void _direct "mc_buffer_direct" (Py_buffer* view, char* buf, Py_ssize_t n) noexcept
@@ -186,6 +196,8 @@ cdef class DirectWriter:
     cdef int _fd
     cdef object _sock
     cdef object _tls_write
+    cdef object _tls                 # the native connection behind _tls_writer
+    cdef mc_tls_writer *_tls_writer
     cdef uint8_t *_buf
     cdef Py_ssize_t _cap
     cdef WriteLog _log
@@ -213,30 +225,37 @@ cdef class DirectWriter:
     def __dealloc__(self):
         PyMem_Free(self._buf)
 
-    def attach(self, sock, tls_write, Py_ssize_t capacity):
-        """Write through `sock` from now on: `tls_write(buffer) -> int` for TLS (the ssl
-        object's write), its fd with send(2) when `tls_write` is None. `capacity` bounds one
-        tick's encoded bytes."""
+    def attach(self, sock, tls_write, Py_ssize_t capacity, tls=None):
+        """Write through `sock` from now on: through `tls` (a native TLSConnection of
+        tls.pyx) if given, else `tls_write(buffer) -> int` for stdlib TLS (the ssl object's
+        write), else its fd with send(2). `capacity` bounds one tick's encoded bytes."""
         cdef uint8_t *buf
+        cdef mc_tls_writer *writer = NULL
         if capacity <= 0:
             raise ValueError(f"capacity must be positive, not {capacity}")
+        if tls is not None:
+            if tls_write is not None:
+                raise ValueError("give tls or tls_write, not both")
+            writer = <mc_tls_writer*>PyCapsule_GetPointer(tls.writer(), MC_TLS_WRITER_CAPSULE)
         if capacity > self._cap:
             buf = <uint8_t*>PyMem_Realloc(self._buf, capacity)
             if buf == NULL:
                 raise MemoryError()
             self._buf, self._cap = buf, capacity
         fd = -1
-        if tls_write is None:
+        if tls_write is None and tls is None:
             fd = sock.fileno()
             if fd < 0:
                 raise ValueError("the socket is closed")
         self._sock, self._tls_write, self._fd = sock, tls_write, fd
+        self._tls, self._tls_writer = tls, writer
 
     def detach(self):
         """Stop writing (before the socket is closed)."""
         self.open = False
         self._fd = -1
-        self._sock = self._tls_write = None
+        self._sock = self._tls_write = self._tls = None
+        self._tls_writer = NULL
 
     def pending(self) -> bytes:
         """The bytes of the last tick that did not go out (PARTIAL, FAILED)."""
@@ -258,7 +277,7 @@ cdef class DirectWriter:
         cdef Py_buffer d
         cdef Py_ssize_t n, r
         cdef ssize_t got
-        cdef int err
+        cdef int err, status
         _direct(&d, <char*>self._buf, self._cap)
         self.error = None
         self.encoded = self.written = 0
@@ -283,6 +302,12 @@ cdef class DirectWriter:
                 err = errno
                 if not _would_block(err):
                     self.error = OSError(err, os.strerror(err))
+        elif self._tls_writer != NULL:
+            status = self._tls_writer.write(self._tls_writer, self._buf, <size_t>n)
+            if status == MC_TLS_WRITTEN:
+                r = n
+            elif status != MC_TLS_WOULD_BLOCK:
+                self.error = self._tls.take_error()
         elif self._tls_write is not None:
             try:
                 r = self._tls_write(PyMemoryView_FromMemory(<char*>self._buf, n, PyBUF_READ))

@@ -43,7 +43,7 @@ from mediacore.engine.idle_gate import HEADROOM_S, IdleGate
 from mediacore.engine.lifecycle import StreamInput, StreamStatus, next_state
 from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
 from mediacore.engine.playout import PlaybackFull
-from mediacore.engine.transport import ConnectError, client_ssl_context, resolve
+from mediacore.engine.transport import ConnectError, client_tls_context, resolve
 from mediacore.wire import Checkpoint, Clear, ClearAudio, Mark, PlayAudio, SendDtmf, Stop
 from mediacore.wire.profile import check_dtmf_digit
 
@@ -97,7 +97,9 @@ class Engine:
         handed to the socket in full (natively, on the hot path); the fan-out benchmark
         measures lateness with it."""
         self.policy = policy
-        self.ssl_context = ssl_context or client_ssl_context(ca_file)
+        # an application's own ssl.SSLContext is used as given (stdlib TLS); otherwise the
+        # native TLS client with the same checks (transport.py)
+        self.ssl_context = ssl_context or client_tls_context(ca_file)
         self.max_streams_per_call = max_streams_per_call
         self.max_streams = max_streams
         self.random = rng or random_module.Random()

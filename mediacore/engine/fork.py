@@ -405,11 +405,14 @@ class Fork:
         if not self.scratch:
             frame = self.profile.max_frame_size(self.params.content_type.frame_bytes)
             self.scratch = bytearray(2 * frame)
-        # the C write of the TLS object itself: ssl.SSLSocket.send is a Python wrapper around
-        # it (checks for a closed socket and flags we never pass), a third of a µs per frame
-        sslobj = getattr(conn.sock, "_sslobj", None)
-        self.w.attach(conn.sock, sslobj.write if sslobj is not None else None,
-                      len(self.scratch))
+        if conn.native_tls:  # the kernel writes through OpenSSL itself
+            self.w.attach(conn.sock, None, len(self.scratch), tls=conn.tls)
+        else:
+            # stdlib TLS: the C write of the TLS object itself (ssl.SSLSocket.send is a
+            # Python wrapper around it, a third of a µs per frame dearer)
+            sslobj = getattr(conn.tls, "_sslobj", None)
+            self.w.attach(conn.sock, sslobj.write if sslobj is not None else None,
+                          len(self.scratch))
         self.inflight.append((len(self.out), [OPENING]))
         self.streamed = True
         self.open = True

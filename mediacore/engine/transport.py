@@ -25,6 +25,11 @@ import trio
 from mediacore.engine.idle_gate import IdleGate
 from mediacore.engine.params import InvalidParameter, UrlPolicy
 
+try:
+    from mediacore._native import tls as native_tls
+except ImportError:  # built without the OpenSSL headers (setup.py says so at build time)
+    native_tls = None
+
 RECV_BYTES = 65536
 MAX_OFFER_BYTES = 256 * 1024  # bytes offered to one send() call
 
@@ -39,22 +44,25 @@ class ConnectError(Exception):
 
 
 class Connection:
-    """One connected, non-blocking client socket (plain or TLS)."""
+    """One connected, non-blocking client socket (plain or TLS). `sock` is what readiness
+    waits and close apply to; `tls` what reads and writes go through when the connection is
+    TLS: a native TLSConnection, or the stdlib `ssl.SSLSocket` (then `sock` itself)."""
 
-    def __init__(self, sock: socket.socket, peer: tuple) -> None:
+    def __init__(self, sock: socket.socket, peer: tuple, tls=None) -> None:
         self.sock = sock
         self.peer = peer
-        self.tls = isinstance(sock, ssl.SSLSocket)
+        self.tls = tls
+        self.native_tls = native_tls is not None and isinstance(tls, native_tls.TLSConnection)
         self.closed = False
         self._min_offer = 0  # TLS: bytes that must be offered again after a WANT_WRITE
 
     def send(self, data) -> int:
         """Send what the kernel takes now; returns the bytes sent (0: would block).
         Raises OSError (ConnectionError) when the connection is broken."""
-        if self.tls:
+        if self.tls is not None:
             offer = memoryview(data)[:max(MAX_OFFER_BYTES, self._min_offer)]
             try:
-                sent = self.sock.send(offer)
+                sent = self.tls.send(offer)
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 self._min_offer = max(self._min_offer, len(offer))
                 return 0
@@ -72,9 +80,10 @@ class Connection:
 
     async def receive(self) -> bytes:
         """The next bytes from the server (b"" at end of stream). Waits as needed."""
+        reader = self.sock if self.tls is None else self.tls
         while True:
             try:
-                return self.sock.recv(RECV_BYTES)
+                return reader.recv(RECV_BYTES)
             except ssl.SSLWantReadError:
                 await trio.lowlevel.wait_readable(self.sock)
             except ssl.SSLWantWriteError:
@@ -135,12 +144,12 @@ async def _connect_tcp(family, type_, proto, addr) -> socket.socket:
         raise
 
 
-async def _tls_handshake(sock: ssl.SSLSocket, gate: IdleGate | None) -> None:
+async def _tls_handshake(tls, sock: socket.socket, gate: IdleGate | None) -> None:
     while True:
         if gate is not None:
             await gate.turn()  # the crypto runs in the media clock's idle time
         try:
-            sock.do_handshake()
+            tls.do_handshake()
             return
         except ssl.SSLWantReadError:
             await trio.lowlevel.wait_readable(sock)
@@ -149,10 +158,11 @@ async def _tls_handshake(sock: ssl.SSLSocket, gate: IdleGate | None) -> None:
 
 
 async def open_connection(host: str, port: int, *, policy: UrlPolicy,
-                          ssl_context: ssl.SSLContext | None = None,
+                          ssl_context=None,
                           gate: IdleGate | None = None) -> Connection:
     """Resolve (checking every address against the policy), connect, and run the TLS
-    handshake when `ssl_context` is given (each step through `gate`, see idle_gate.py).
+    handshake when `ssl_context` (see `client_tls_context`) is given, each step through
+    `gate` (see idle_gate.py).
     Raises ConnectError naming the stage, or InvalidParameter when the host resolves only to
     refused addresses."""
     last: ConnectError | None = None
@@ -166,24 +176,23 @@ async def open_connection(host: str, port: int, *, policy: UrlPolicy,
         if ssl_context is None:
             return Connection(sock, addr)
         try:
-            tls = ssl_context.wrap_socket(sock, server_hostname=host,
-                                          do_handshake_on_connect=False)
-        except BaseException:
-            sock.close()
-            raise
-        try:
-            await _tls_handshake(tls, gate)
+            if isinstance(ssl_context, ssl.SSLContext):
+                sock = tls = ssl_context.wrap_socket(sock, server_hostname=host,
+                                                     do_handshake_on_connect=False)
+            else:
+                tls = ssl_context.connection(sock, host)
+            await _tls_handshake(tls, sock, gate)
         except ssl.SSLCertVerificationError as exc:
-            _close(tls)
+            _close(sock)
             raise ConnectError("tls", f"certificate verification failed: "
                                       f"{exc.verify_message or exc.reason}") from None
         except (ssl.SSLError, OSError) as exc:
-            _close(tls)
+            _close(sock)
             raise ConnectError("tls", f"handshake failed: {exc}") from None
         except BaseException:
-            _close(tls)
+            _close(sock)
             raise
-        return Connection(tls, addr)
+        return Connection(sock, addr, tls)
     assert last is not None
     raise last
 
@@ -194,7 +203,16 @@ def _close(sock: socket.socket) -> None:
 
 
 def client_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """Certificate and host name verified against the system store, or `ca_file`."""
+    """The stdlib context: certificate and host name verified against the system store, or
+    `ca_file`."""
     ctx = ssl.create_default_context(cafile=ca_file)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     return ctx
+
+
+def client_tls_context(ca_file: str | None = None):
+    """The context wss connections use: the native one when the core has it (the same
+    checks as `client_ssl_context`), else the stdlib's."""
+    if native_tls is None:
+        return client_ssl_context(ca_file)
+    return native_tls.ClientContext(ca_file)

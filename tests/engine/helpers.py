@@ -13,8 +13,11 @@ LOOPBACK = UrlPolicy.allowing("127.0.0.0/8", "::1/128", plain_ws=True)
 
 
 @contextlib.asynccontextmanager
-async def engine_for(certs, **kwargs):
-    async with Engine(policy=LOOPBACK, ssl_context=certs.client, **kwargs) as engine:
+async def engine_for(certs, *, stdlib_tls: bool = False, **kwargs):
+    """An engine trusting the test CA: native TLS as configured by `ca_file`, or with
+    `stdlib_tls` the stdlib path (an application's own ssl.SSLContext)."""
+    tls = {"ssl_context": certs.client} if stdlib_tls else {"ca_file": certs.ca_file}
+    async with Engine(policy=LOOPBACK, **tls, **kwargs) as engine:
         yield engine
 
 

@@ -3,10 +3,13 @@ recording every message per connection and acting out scripted behaviour."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
+import os
 import socket as stdsocket
 import ssl
+import tempfile
 
 import trio
 import trustme
@@ -75,6 +78,10 @@ async def receive_all(conn: Connection, ws) -> None:
 
 
 class TlsCerts:
+    """A trustme CA and a server certificate for localhost and 127.0.0.1. Clients trust the
+    CA through `ca_file` (what an engine is configured with; native TLS) or `client` (a stdlib
+    ssl.SSLContext, for the stdlib TLS path and for other clients)."""
+
     def __init__(self) -> None:
         self.ca = trustme.CA()
         cert = self.ca.issue_cert("localhost", "127.0.0.1")
@@ -82,6 +89,10 @@ class TlsCerts:
         cert.configure_cert(self.server)
         self.client = ssl.create_default_context()
         self.ca.configure_trust(self.client)
+        fd, self.ca_file = tempfile.mkstemp(prefix="mediacore-test-ca-", suffix=".pem")
+        os.close(fd)
+        self.ca.cert_pem.write_to_path(self.ca_file)
+        atexit.register(os.unlink, self.ca_file)
 
 
 async def start_server(nursery, recorder: Recorder, ssl_context=None) -> Recorder:

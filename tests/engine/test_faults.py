@@ -58,18 +58,20 @@ def test_handshake_403_is_retried_twice_and_reported(certs):
     run_mock(main)
 
 
-def test_untrusted_certificate_fails_with_a_tls_reason(certs):
+@pytest.mark.parametrize("stdlib_tls", [False, True], ids=["native_tls", "stdlib_tls"])
+def test_untrusted_certificate_fails_with_a_tls_reason(certs, stdlib_tls):
     async def main():
         other = TlsCerts()  # a server certificate from a CA the engine does not trust
         async with trio.open_nursery() as nursery:
             server = await start_server(nursery, Recorder(), other.server)
-            async with engine_for(certs) as engine:
+            async with engine_for(certs, stdlib_tls=stdlib_tls) as engine:
                 open_call(engine)
                 s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/"})
                 final = await wait_ended(engine, s.stream_id)
             nursery.cancel_scope.cancel()
         assert final.status is StreamStatus.FAILED
-        assert final.error.startswith("tls: certificate verification failed")
+        assert final.error == ("tls: certificate verification failed: "
+                               "unable to get local issuer certificate")
         assert server.connections == []
     run_mock(main)
 
@@ -145,7 +147,8 @@ def test_abnormal_close_without_retries_fails_the_stream(certs):
 
 
 @pytest.mark.parametrize("how", ["close-1011", "tcp-abort"])
-def test_abnormal_close_with_retries_reconnects_and_loses_nothing(certs, how):
+@pytest.mark.parametrize("stdlib_tls", [False, True], ids=["native_tls", "stdlib_tls"])
+def test_abnormal_close_with_retries_reconnects_and_loses_nothing(certs, how, stdlib_tls):
     async def first_connection(conn, ws):
         for _ in range(20):
             conn.messages.append(json.loads(await ws.get_message()))
@@ -166,7 +169,7 @@ def test_abnormal_close_with_retries_reconnects_and_loses_nothing(certs, how):
     async def main():
         async with trio.open_nursery() as nursery:
             await start_server(nursery, server, certs.server)
-            async with engine_for(certs) as engine:
+            async with engine_for(certs, stdlib_tls=stdlib_tls) as engine:
                 open_call(engine)
                 s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{server.port}/",
                                                          "max_retries": 3,

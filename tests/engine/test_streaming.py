@@ -17,9 +17,10 @@ def wss(recorder, path="/stream"):
     return f"wss://127.0.0.1:{recorder.port}{path}"
 
 
-def test_a_stream_sends_start_then_one_frame_per_tick_then_stop(certs):
+@pytest.mark.parametrize("stdlib_tls", [False, True], ids=["native_tls", "stdlib_tls"])
+def test_a_stream_sends_start_then_one_frame_per_tick_then_stop(certs, stdlib_tls):
     async def main():
-        async with serving(certs) as (server, engine):
+        async with serving(certs, stdlib_tls=stdlib_tls) as (server, engine):
             engine.open_call("call-1", format=Format.MULAW_8K, call_from="+1555", call_to="+1666")
             stream = await engine.start_stream(
                 "call-1", {"service_url": wss(server), "content_type": "audio/x-mulaw;rate=8000",
