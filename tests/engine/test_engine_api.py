@@ -3,6 +3,7 @@ hang-up and shutdown."""
 
 import base64
 import json
+import ssl
 
 import numpy as np
 import pytest
@@ -214,3 +215,23 @@ def test_concurrent_starts_cannot_both_pass_the_per_call_rules(certs):
                 assert "already has an active bidirectional stream" in sorted(outcomes)[0]
             nursery.cancel_scope.cancel()
     trio.run(main)
+
+
+def test_tls_is_native_unless_the_application_brings_its_own_ssl_context(certs, monkeypatch):
+    from mediacore.engine import transport
+
+    ssl_context = certs.client
+    assert Engine(ssl_context=ssl_context).ssl_context is ssl_context
+    native = Engine(ca_file=certs.ca_file).ssl_context
+    if transport.native_tls is not None:
+        assert isinstance(native, transport.native_tls.ClientContext)
+        assert native.ca_file == certs.ca_file
+    # a core built without OpenSSL headers: the stdlib with the same trust
+    monkeypatch.setattr(transport, "native_tls", None)
+    stdlib = Engine(ca_file=certs.ca_file).ssl_context
+    assert isinstance(stdlib, ssl.SSLContext) and stdlib.verify_mode == ssl.CERT_REQUIRED
+    assert stdlib.check_hostname
+    trusted = stdlib.get_ca_certs()  # the test CA only, not the system store
+    assert len(trusted) == 1 and trusted[0] in ssl_context.get_ca_certs()
+    with pytest.raises(FileNotFoundError):
+        Engine(ca_file=certs.ca_file + ".missing")

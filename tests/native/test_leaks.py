@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tests.native.leakcheck import TLS_CALLS_PER_ROUND, TLS_EVERY, write_pki
+from tests.native.leakcheck import TLS_CALLS_PER_ROUND, TLS_EVERY, ClientContext, write_pki
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MILLION = 1_000_000
@@ -28,8 +28,8 @@ def run_driver(calls, pki, prefix=()):
                            pki],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"calls={calls} tls_calls={max(1, calls // TLS_EVERY) * TLS_CALLS_PER_ROUND}" \
-        in proc.stdout
+    tls_calls = 0 if ClientContext is None else max(1, calls // TLS_EVERY) * TLS_CALLS_PER_ROUND
+    assert f"calls={calls} tls_calls={tls_calls}" in proc.stdout
     return proc.stderr
 
 
@@ -48,6 +48,8 @@ def valgrind_summary(report):
 
 @pytest.mark.slow
 def test_a_million_native_calls_leak_nothing(tmp_path):
+    if ClientContext is None and os.environ.get("CI"):  # CI builds it (libssl-dev)
+        pytest.fail("the native TLS client was not built")
     pki = str(tmp_path)
     write_pki(pki)
     valgrind = shutil.which("valgrind")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import socket
 import ssl
 
@@ -15,7 +16,14 @@ import pytest
 import trustme
 
 from mediacore._native.fanout import DONE, FAILED, PARTIAL, DirectWriter, fan_out
-from mediacore._native.tls import ClientContext
+
+try:
+    from mediacore._native.tls import ClientContext
+except ImportError:  # built without OpenSSL headers (setup.py); CI builds it: fail there
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("the native TLS client was not built (no OpenSSL headers)",
+                allow_module_level=True)
 from mediacore.wire import make_profile
 from tests.wire.decoders import websockets_messages, wsproto_messages
 
