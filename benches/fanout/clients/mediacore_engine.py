@@ -21,7 +21,7 @@ import math
 import trio
 
 from benches.fanout import record as rec
-from benches.fanout.clients.base import ABANDON_LATE_S, Plan, client_context, payloads
+from benches.fanout.clients.base import ABANDON_LATE_S, Plan, payloads
 from mediacore import Engine
 from mediacore.codec import Format
 from mediacore._native.fanout import WriteLog
@@ -72,10 +72,11 @@ class Meter:
 
 async def main(plan: Plan, record: rec.Record) -> None:
     meter = Meter(plan, record)
-    ctx = client_context(plan.ca_file) if plan.tls else None
     policy = UrlPolicy.allowing("127.0.0.0/8", "::1/128", plain_ws=True)
     second = b"".join(payloads())
-    async with Engine(policy=policy, ssl_context=ctx, write_log=meter.log,
+    # configured as a deployment is (a CA file): wss runs on the native TLS client
+    async with Engine(policy=policy, ca_file=plan.ca_file if plan.tls else None,
+                      write_log=meter.log,
                       max_streams_per_call=FORKS_PER_CALL) as engine:
         calls = [f"call-{c}" for c in range(math.ceil(plan.forks / FORKS_PER_CALL))]
         for call in calls:
