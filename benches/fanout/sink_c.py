@@ -29,15 +29,15 @@ def cache_dir() -> pathlib.Path:
 
 def build() -> str:
     """The compiled sink (built once per source). Raises RuntimeError with cc's reason."""
-    cc = shutil.which("cc")
-    if cc is None:
-        raise RuntimeError("no C compiler (cc) on PATH")
     source = SOURCE.read_bytes()
     digest = hashlib.sha256(source + " ".join(FLAGS + LIBS).encode()).hexdigest()[:16]
     out = cache_dir()
     exe = out / f"sink-{digest}"
     if exe.exists():
         return str(exe)
+    cc = shutil.which("cc")
+    if cc is None:
+        raise RuntimeError("no C compiler (cc) on PATH")
     out.mkdir(parents=True, exist_ok=True)
     # a unique temporary name, then an atomic rename: concurrent builds do not collide
     fd, tmp = tempfile.mkstemp(prefix=exe.name + ".", dir=out)

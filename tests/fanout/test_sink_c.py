@@ -26,7 +26,7 @@ TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 SYNC = object()  # a ping, and wait for its pong: the sink has handled what came before
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def c_sink():
     reason = sink_c.unavailable()
     if reason:
@@ -218,7 +218,7 @@ def comparable(report):
 
 
 @pytest.mark.parametrize("transport", ["plain", "tls"])
-def test_the_c_sink_reports_what_the_python_sink_reports(transport, certs):
+def test_the_c_sink_reports_what_the_python_sink_reports(transport, certs, c_sink):
     python_report, python_seen = play("python", transport, certs)
     c_report, c_seen = play("c", transport, certs)
     assert comparable(c_report) == comparable(python_report)
@@ -264,7 +264,7 @@ def test_the_c_sink_reports_what_the_python_sink_reports(transport, certs):
     assert b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in c_seen[0][0]
 
 
-def test_what_only_the_c_sink_refuses(certs):
+def test_what_only_the_c_sink_refuses(certs, c_sink):
     """Frames sink.py has no rule for: over 1 MiB (sink.py would buffer without limit), a ping
     over 125 bytes (sink.py would send a malformed pong)."""
     with open(os.devnull, "w") as log:
@@ -309,7 +309,7 @@ def test_without_the_c_sink_the_python_one_runs_and_says_why(certs, monkeypatch,
         run_mod.sink_kind("rust")
 
 
-def test_the_c_sink_command_line(tmp_path):
+def test_the_c_sink_command_line(c_sink):
     """sink.py's options, argparse's errors."""
     import subprocess
     exe = sink_c.build()
