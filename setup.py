@@ -49,7 +49,6 @@ if flag("MEDIACORE_NO_AVX2"):
     macros.append(("MC_NO_AVX2", "1"))
 
 
-
 def have_openssl_headers():
     """Whether a C file including OpenSSL's headers and calling into libssl compiles and links."""
     from setuptools._distutils.ccompiler import new_compiler

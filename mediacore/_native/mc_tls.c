@@ -80,8 +80,8 @@ int mc_tls_read(mc_tls_io *io, void *buf, size_t n, size_t *got)
     return ret == 1 ? MC_TLS_OK : settle(io, ret);
 }
 
-/* The peer closed TCP without close_notify (OpenSSL 3 reports it as SSL_R_UNEXPECTED_EOF_WHILE_READING;
- * 1.1 as SSL_ERROR_SYSCALL with errno 0). */
+/* The peer closed TCP without close_notify (OpenSSL 3 reports it as
+ * SSL_R_UNEXPECTED_EOF_WHILE_READING; 1.1 as SSL_ERROR_SYSCALL with errno 0). */
 int mc_tls_unexpected_eof(const mc_tls_io *io)
 {
     if (io->err == SSL_ERROR_SYSCALL)

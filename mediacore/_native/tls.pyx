@@ -116,7 +116,8 @@ cdef extern from "mc_tls.h" nogil:
 
 # The stdlib's TLS 1.2 cipher list (Python 3.11 _ssl.c, PY_SSL_DEFAULT_CIPHER_STRING unset);
 # TLS 1.3 suites are OpenSSL's defaults there too.
-cdef const char *_CIPHERS = b"DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK"
+cdef const char *_CIPHERS = (b"DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:"
+                             b"!aDSS:!SRP:!PSK")
 DEFAULT_CIPHERS = <bytes>_CIPHERS
 MAX_READ_BYTES = 1 << 20
 
@@ -151,14 +152,16 @@ cdef class ClientContext:
             raise ssl.SSLError(ssl.SSL_ERROR_SSL, _openssl_reason("no usable cipher"))
         if ca_file is None:
             if SSL_CTX_set_default_verify_paths(self._ctx) != 1:
-                raise ssl.SSLError(ssl.SSL_ERROR_SSL, _openssl_reason("cannot load the system CA store"))
+                raise ssl.SSLError(ssl.SSL_ERROR_SSL,
+                                   _openssl_reason("cannot load the system CA store"))
         else:
             path = os.fsencode(ca_file)
             if not os.path.isfile(path):
                 raise FileNotFoundError(errno_module.ENOENT,
                                         "CA file not found (or not a file)", ca_file)
             if SSL_CTX_load_verify_locations(self._ctx, path, NULL) != 1:
-                raise ssl.SSLError(f"cannot load CA file {os.fsdecode(path)}: "
+                raise ssl.SSLError(ssl.SSL_ERROR_SSL,
+                                   f"cannot load CA file {os.fsdecode(path)}: "
                                    + _openssl_reason("no certificate in it"))
         self.ca_file = ca_file
 
@@ -202,7 +205,8 @@ cdef class TLSConnection:
         else:  # SNI is for names only (RFC 6066 §3)
             ok = SSL_set_tlsext_host_name(s, name) == 1 and SSL_set1_host(s, name) == 1
         if not ok or SSL_set_fd(s, fd) != 1:
-            raise ssl.SSLError(ssl.SSL_ERROR_SSL, _openssl_reason(f"cannot set up TLS for {server_hostname}"))
+            raise ssl.SSLError(ssl.SSL_ERROR_SSL,
+                               _openssl_reason(f"cannot set up TLS for {server_hostname}"))
         SSL_set_connect_state(s)
         self._sock = sock
         self.server_hostname = server_hostname
