@@ -114,9 +114,10 @@ def script():
         fork(17, *(bytes([b]) for b in texts(START, media(2, 1)))),
         fork(18, texts(START, med(2, 1, payload=f'"{"x" * 300}"'),
                        med(3, 2, payload=f'"{"y" * 70000}"'))),
-        # a deep but valid field is only validated
+        # a deep but valid field is only validated (500 levels: orjson before 3.9 takes any
+        # depth, later versions refuse more than 1024, and the sinks must agree with both)
         fork(19, texts(START, msg('"media"', 2, media='{"track":"inbound","chunk":1}',
-                                  deep="[" * 3000 + "]" * 3000))),
+                                  deep="[" * 500 + "]" * 500))),
         # frames the reader refuses, after what it accepted
         fork(20, texts(START), SYNC, b"\x81\x02hi"),
         fork(21, texts(START), SYNC, masked(TEXT, b"part", fin=False)),
