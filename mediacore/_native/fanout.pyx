@@ -4,15 +4,21 @@ C, and hand back only the forks that need their Python code.
 
 Theory of operation. A `DirectWriter` is the part of a fork (mediacore/engine/fork.py) that
 the media clock touches every tick: the fork's `MediaFrameEncoder` (its wire profile's
-counters and templates), an encode buffer, the connection's socket — plain: its fd, written
+counters and templates), the connection's socket — plain: its fd, written
 with send(2) and MSG_DONTWAIT; TLS: the native connection's `mc_tls_writer` (tls.pyx: one
 SSL_write_ex, no Python), or the stdlib ssl object's `write` — and the fork's `queue`
 (deque) and `out` (bytearray), so that "ready" (open, nothing queued, nothing unwritten) is
 read here without running Python.
 
 `fan_out(writers, ts_ms, inbound, outbound)` runs once per call group per tick. For each
-ready writer it encodes the tick (one masked text frame per track, inbound first), writes it
-with one call, counts the frames, and notes the write time in a `WriteLog` if one is attached.
+ready writer it encodes the tick (one masked text frame per track, inbound first) into one
+buffer shared by all writers, writes it with one call, counts the frames, and notes the write
+time in a `WriteLog` if one is attached.
+
+Cache lines are the cost here, not instructions: between two ticks the kernel's work for
+hundreds of sockets evicts every fork's state, so a tick would wait on some twenty cache
+misses per fork (its objects, its template literals, its buffer). The shared buffer stays
+hot, and `_warm` prefetches the next writers' lines while the kernel sends the current one.
 It returns the writers that need the fork's Python code, each with its `outcome`:
 
     NOT_READY  nothing was encoded: the fork queues the tick (connecting, backlog, stopping)
@@ -32,6 +38,7 @@ from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_READ, PyBUF
 from cpython.bytearray cimport PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.pycapsule cimport PyCapsule_GetPointer
@@ -40,7 +47,7 @@ from libc.stdint cimport int64_t, uint64_t, uint8_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from mediacore._native._buffers cimport get_bytes
-from mediacore._native.wsframe cimport MediaFrameEncoder
+from mediacore._native.wsframe cimport MC_MEDIA_LITERALS, MediaFrameEncoder
 
 import os
 import ssl
@@ -59,6 +66,18 @@ cdef extern from *:
     """
     bint _would_block "mc_would_block" (int err) noexcept nogil
 
+cdef extern from *:
+    """
+    /* Ask for the cache lines of [p, p + n) (at most 8: a hint, never a read of the data) */
+    static inline void mc_prefetch(const void *p, size_t n) {
+        const char *c = (const char *)p;
+        if (n > 512) n = 512;
+        for (size_t off = 0; off < n; off += 64) __builtin_prefetch(c + off, 0, 3);
+    }
+    """
+    void _prefetch "mc_prefetch" (const void *p, size_t n) noexcept nogil
+    PyTypeObject *_type_of "Py_TYPE" (PyObject *o) noexcept nogil
+
 cdef extern from "mc_tls_writer.h" nogil:
     ctypedef struct mc_tls_writer:
         int (*write)(mc_tls_writer *w, const void *buf, size_t n)
@@ -76,6 +95,26 @@ cdef enum:
     _BOTH = 2
 
 _WOULD_BLOCK = (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError, InterruptedError)
+
+# Every writer encodes into this one buffer: the kernel (or OpenSSL) copies a frame out before
+# the next writer encodes, and one buffer stays in cache where one per fork would be cold
+# again every tick. The few bytes a write leaves behind are copied out (`pending()`). It only
+# grows outside fan_out (Python code run from a write could attach a writer mid-loop).
+cdef uint8_t *_scratch = NULL
+cdef Py_ssize_t _scratch_cap = 0
+cdef Py_ssize_t _scratch_need = 0
+cdef bint _fanning_out = False
+
+
+cdef int _grow_scratch() except -1:
+    global _scratch, _scratch_cap
+    cdef uint8_t *buf
+    if _scratch_need > _scratch_cap and not _fanning_out:
+        buf = <uint8_t*>PyMem_Realloc(_scratch, _scratch_need)
+        if buf == NULL:
+            raise MemoryError()
+        _scratch, _scratch_cap = buf, _scratch_need
+    return 0
 
 
 cdef inline double _monotonic() noexcept:
@@ -198,8 +237,8 @@ cdef class DirectWriter:
     cdef object _tls_write
     cdef object _tls                 # the native connection behind _tls_writer
     cdef mc_tls_writer *_tls_writer
-    cdef uint8_t *_buf
-    cdef Py_ssize_t _cap
+    cdef Py_ssize_t _cap             # bound of one tick's encoded bytes
+    cdef object _pending             # bytes of the last tick that did not go out, or None
     cdef WriteLog _log
     cdef Py_ssize_t _log_id
 
@@ -222,14 +261,11 @@ cdef class DirectWriter:
         self._fd = -1
         self.first_pending = True
 
-    def __dealloc__(self):
-        PyMem_Free(self._buf)
-
     def attach(self, sock, tls_write, Py_ssize_t capacity, tls=None):
         """Write through `sock` from now on: through `tls` (a native TLSConnection of
         tls.pyx) if given, else `tls_write(buffer) -> int` for stdlib TLS (the ssl object's
         write), else its fd with send(2). `capacity` bounds one tick's encoded bytes."""
-        cdef uint8_t *buf
+        global _scratch_need
         cdef mc_tls_writer *writer = NULL
         if capacity <= 0:
             raise ValueError(f"capacity must be positive, not {capacity}")
@@ -237,11 +273,10 @@ cdef class DirectWriter:
             if tls_write is not None:
                 raise ValueError("give tls or tls_write, not both")
             writer = <mc_tls_writer*>PyCapsule_GetPointer(tls.writer(), MC_TLS_WRITER_CAPSULE)
-        if capacity > self._cap:
-            buf = <uint8_t*>PyMem_Realloc(self._buf, capacity)
-            if buf == NULL:
-                raise MemoryError()
-            self._buf, self._cap = buf, capacity
+        if capacity > _scratch_need:
+            _scratch_need = capacity
+        _grow_scratch()
+        self._cap = capacity
         fd = -1
         if tls_write is None and tls is None:
             fd = sock.fileno()
@@ -259,10 +294,9 @@ cdef class DirectWriter:
 
     def pending(self) -> bytes:
         """The bytes of the last tick that did not go out (PARTIAL, FAILED)."""
-        if self.outcome != _PARTIAL and self.outcome != _FAILED:
+        if (self.outcome != _PARTIAL and self.outcome != _FAILED) or self._pending is None:
             return b""
-        return PyBytes_FromStringAndSize(<char*>self._buf + self.written,
-                                         self.encoded - self.written)
+        return self._pending
 
     def note_write(self, uint64_t chunk):
         """A frame of the first track with `chunk` went out by the fork's own writer."""
@@ -278,7 +312,12 @@ cdef class DirectWriter:
         cdef Py_ssize_t n, r
         cdef ssize_t got
         cdef int err, status
-        _direct(&d, <char*>self._buf, self._cap)
+        cdef uint8_t *buf = _scratch
+        # a writer attached during this fan_out may find the buffer not grown yet: its encode
+        # then fails for want of room, and its fork fails alone
+        _direct(&d, <char*>buf, min(self._cap, _scratch_cap))
+        if self._pending is not None:
+            self._pending = None
         self.error = None
         self.encoded = self.written = 0
         try:
@@ -295,7 +334,7 @@ cdef class DirectWriter:
         self.encoded = n
         r = 0
         if self._fd >= 0:
-            got = send(self._fd, self._buf, <size_t>n, MSG_DONTWAIT | MSG_NOSIGNAL)
+            got = send(self._fd, buf, <size_t>n, MSG_DONTWAIT | MSG_NOSIGNAL)
             if got >= 0:
                 r = got
             else:
@@ -303,14 +342,14 @@ cdef class DirectWriter:
                 if not _would_block(err):
                     self.error = OSError(err, os.strerror(err))
         elif self._tls_writer != NULL:
-            status = self._tls_writer.write(self._tls_writer, self._buf, <size_t>n)
+            status = self._tls_writer.write(self._tls_writer, buf, <size_t>n)
             if status == MC_TLS_WRITTEN:
                 r = n
             elif status != MC_TLS_WOULD_BLOCK:
                 self.error = self._tls.take_error()
         elif self._tls_write is not None:
             try:
-                r = self._tls_write(PyMemoryView_FromMemory(<char*>self._buf, n, PyBUF_READ))
+                r = self._tls_write(PyMemoryView_FromMemory(<char*>buf, n, PyBUF_READ))
             except _WOULD_BLOCK:
                 r = 0
             except Exception as exc:
@@ -318,6 +357,8 @@ cdef class DirectWriter:
         else:
             self.error = OSError("the connection is not attached")
         self.written = r
+        if r < n:  # before any Python code runs (the log's callback, the fork's code)
+            self._pending = PyBytes_FromStringAndSize(<char*>buf + r, n - r)
         self.frames_sent += self._frames_per_tick
         if self.error is not None:
             self.outcome = _FAILED
@@ -331,21 +372,64 @@ cdef class DirectWriter:
         return 0
 
 
+cdef inline void _warm(list writers, Py_ssize_t i) noexcept:
+    """Prefetch what the writers after i will touch, in three steps that each read only
+    memory an earlier step asked for: i + 3's object; i + 2's encoder, queue and `out`; i + 1's
+    template literals. A write costs microseconds of kernel work, so each step's lines have
+    arrived by the time they are read; without this every fork's state is cold again each
+    tick (the kernel's work for hundreds of sockets evicts it) and the kernel loop waits on
+    some twenty cache misses per fork."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(writers)
+    cdef PyObject *o
+    cdef DirectWriter w
+    cdef MediaFrameEncoder enc
+    cdef int t, k
+    # sizes come from the type objects (hot): reading an instance's own type would wait for
+    # the very line being asked for
+    if 0 <= i + 3 < n:
+        o = <PyObject*>PyList_GET_ITEM(writers, i + 3)
+        _prefetch(o, <size_t>(<PyTypeObject*>DirectWriter).tp_basicsize)
+    if 0 <= i + 2 < n:
+        o = <PyObject*>PyList_GET_ITEM(writers, i + 2)
+        if _type_of(o) == <PyTypeObject*>DirectWriter:
+            w = <DirectWriter><object>o
+            _prefetch(<PyObject*>w._enc, <size_t>(<PyTypeObject*>MediaFrameEncoder).tp_basicsize)
+            _prefetch(<PyObject*>w._queue, 64)
+            _prefetch(<PyObject*>w._out, 64)
+    if 0 <= i + 1 < n:
+        o = <PyObject*>PyList_GET_ITEM(writers, i + 1)
+        if _type_of(o) == <PyTypeObject*>DirectWriter:
+            enc = (<DirectWriter><object>o)._enc
+            for t in range(2):
+                if enc._ready[t]:
+                    for k in range(MC_MEDIA_LITERALS):
+                        _prefetch(enc._tpl[t].lit[k], enc._tpl[t].lit_len[k])
+
+
 def fan_out(list writers not None, int64_t ts_ms, inbound, outbound):
     """Encode and write this tick for every ready writer of `writers` (one call group: one
     format, so `inbound` and `outbound` are the tick's frames in that format). Returns the
     writers whose fork must act (see `outcome`), in order, or None when there are none."""
+    global _fanning_out
     cdef Py_buffer si, so
     cdef Py_ssize_t i = 0
     cdef DirectWriter w
     cdef list slow = None
+    cdef bint outer = not _fanning_out
+    _grow_scratch()
     get_bytes(inbound, &si)
     try:
         get_bytes(outbound, &so)
         try:
+            _fanning_out = True
+            # the first writers' lines, then each step asks for the next ones
+            _warm(writers, -3)
+            _warm(writers, -2)
+            _warm(writers, -1)
             # the size is read every time: a TLS write or a log callback runs Python code
             while i < PyList_GET_SIZE(writers):
                 w = <DirectWriter?><object>PyList_GET_ITEM(writers, i)
+                _warm(writers, i)
                 i += 1
                 if not w._ready():
                     w.outcome = _NOT_READY
@@ -357,6 +441,8 @@ def fan_out(list writers not None, int64_t ts_ms, inbound, outbound):
                     slow = []
                 slow.append(w)
         finally:
+            if outer:
+                _fanning_out = False
             PyBuffer_Release(&so)
     finally:
         PyBuffer_Release(&si)

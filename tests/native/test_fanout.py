@@ -156,6 +156,34 @@ def test_a_full_socket_returns_the_rest_of_the_tick():
     assert [m["media"]["chunk"] for m in got] == list(range(1, k + 1))
 
 
+def test_what_a_full_socket_left_survives_the_writers_after_it():
+    """Every writer encodes into one shared buffer: the bytes a full socket did not take are
+    the writer's own, whatever the writers after it encode in the same call."""
+    stalled, _ = writer(stream_id="s-stalled")
+    a, b = plain(stalled)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    others = [writer(stream_id=f"s-{i}")[0] for i in range(5)]
+    peers = [plain(w)[1] for w in others]
+    for w in (stalled, *others):
+        w.first_pending = False
+    for k in range(1, 10_000):
+        slow = fan_out([stalled, *others], T0 + 20 * k, IN, OUT)
+        if slow is not None:
+            break
+        # drain the others' peers so that only the stalled socket fills
+        for peer in peers:
+            receive_all(peer)
+    assert slow == [stalled] and stalled.outcome == PARTIAL
+    assert all(w.outcome == DONE for w in others)
+    got = media(receive_all(b) + stalled.pending())
+    assert [m["media"]["chunk"] for m in got] == list(range(1, k + 1))
+    assert {m["streamId"] for m in got} == {"s-stalled"}
+    # the writers after it wrote their own frames of the last tick
+    for i, peer in enumerate(peers):
+        last = media(receive_all(peer))
+        assert [(m["streamId"], m["media"]["chunk"]) for m in last] == [(f"s-{i}", k)]
+
+
 def test_a_broken_peer_fails_the_writer_without_a_signal():
     w, _ = writer()
     a, b = plain(w)
