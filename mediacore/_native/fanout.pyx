@@ -68,11 +68,13 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* Ask for the cache lines of [p, p + n) (at most 8: a hint, never a read of the data) */
+    #include <stdint.h>
+    /* Ask for the cache lines [p, p + n) falls in (at most 8: a hint, never a read) */
     static inline void mc_prefetch(const void *p, size_t n) {
-        const char *c = (const char *)p;
+        if (n == 0) return;
         if (n > 512) n = 512;
-        for (size_t off = 0; off < n; off += 64) __builtin_prefetch(c + off, 0, 3);
+        uintptr_t line = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + n;
+        for (; line < end; line += 64) __builtin_prefetch((const void *)line, 0, 3);
     }
     """
     void _prefetch "mc_prefetch" (const void *p, size_t n) noexcept nogil
@@ -401,9 +403,11 @@ cdef inline void _warm(list writers, Py_ssize_t i) noexcept:
         if _type_of(o) == <PyTypeObject*>DirectWriter:
             enc = (<DirectWriter><object>o)._enc
             for t in range(2):
-                if enc._ready[t]:
-                    for k in range(MC_MEDIA_LITERALS):
-                        _prefetch(enc._tpl[t].lit[k], enc._tpl[t].lit_len[k])
+                if enc._ready[t]:  # the literals lie back to back (wsframe.set_template)
+                    _prefetch(enc._tpl[t].lit[0],
+                              <size_t>(enc._tpl[t].lit[MC_MEDIA_LITERALS - 1]
+                                       + enc._tpl[t].lit_len[MC_MEDIA_LITERALS - 1]
+                                       - enc._tpl[t].lit[0]))
 
 
 def fan_out(list writers not None, int64_t ts_ms, inbound, outbound):

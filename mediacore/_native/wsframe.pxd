@@ -33,7 +33,7 @@ cdef extern from "mc_base64.h" nogil:
 
 cdef class MediaFrameEncoder:
     cdef mc_media_template _tpl[2]
-    cdef object _literals            # per track: the tuple of bytes _tpl points into
+    cdef object _literals            # per track: the bytes (literals back to back) _tpl points into
     cdef bint _ready[2]
     cdef uint64_t _seq               # next sequence number
     cdef uint64_t _chunk[2]          # next chunk number per track

@@ -131,7 +131,8 @@ cdef class MediaFrameEncoder:
         (see mc_wsframe.h), and `order`, three of b"s" (sequence number), b"c" (chunk) and
         b"t" (timestamp) naming the numbers between literals 0..3."""
         cdef int i
-        cdef bytes lit
+        cdef bytes lit, block
+        cdef Py_ssize_t offset
         _check_track(track)
         if len(literals) != MC_MEDIA_LITERALS:
             raise ValueError(f"a media template has {MC_MEDIA_LITERALS} literals, "
@@ -142,11 +143,16 @@ cdef class MediaFrameEncoder:
             if lit is None or PyBytes_GET_SIZE(lit) > MAX_LITERAL_BYTES:
                 raise ValueError(f"template literals must be bytes of at most "
                                  f"{MAX_LITERAL_BYTES} bytes")
-        self._literals[track] = literals
+        # one contiguous block per track: a fork's template is then a few adjacent cache
+        # lines, which the fan-out kernel prefetches in one go (fanout.pyx, _warm)
+        block = b"".join(literals)
+        self._literals[track] = block
+        offset = 0
         for i in range(MC_MEDIA_LITERALS):
             lit = literals[i]
-            self._tpl[track].lit[i] = <const uint8_t*>PyBytes_AS_STRING(lit)
+            self._tpl[track].lit[i] = <const uint8_t*>PyBytes_AS_STRING(block) + offset
             self._tpl[track].lit_len[i] = PyBytes_GET_SIZE(lit)
+            offset += PyBytes_GET_SIZE(lit)
         for i in range(MC_FIELDS):
             self._tpl[track].order[i] = {ord("s"): MC_FIELD_SEQ, ord("c"): MC_FIELD_CHUNK,
                                          ord("t"): MC_FIELD_TS}[order[i]]
