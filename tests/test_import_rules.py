@@ -58,9 +58,11 @@ def test_mediacore_never_imports_control(path):
 
 
 # The fan-out kernel is the engine's socket writer, in C (send(2), the TLS object's write, a
-# monotonic clock for its write log), and the native TLS client its TLS layer (OpenSSL on the
-# engine's sockets): native, but I/O by design; only the engine uses them.
-ENGINE_IO_NATIVE = ("mediacore/_native/fanout.pyx", "mediacore/_native/tls.pyx")
+# monotonic clock for its write log), the native TLS client its TLS layer (OpenSSL on the
+# engine's sockets), and the OS timer its media clock's wait: native, but I/O by design; only
+# the engine uses them.
+ENGINE_IO_NATIVE = ("mediacore/_native/fanout.pyx", "mediacore/_native/tls.pyx",
+                    "mediacore/_native/timer.pyx")
 
 
 def pure_sources():
@@ -85,7 +87,8 @@ def test_only_the_engine_uses_the_fanout_kernel_and_native_tls(path):
     rel = path.relative_to(ROOT).as_posix()
     if rel.startswith("mediacore/engine/") or rel in ENGINE_IO_NATIVE:
         return
-    assert not {"mediacore._native.fanout", "mediacore._native.tls"} & imported(path)
+    assert not {"mediacore._native.fanout", "mediacore._native.tls",
+                "mediacore._native.timer"} & imported(path)
 
 
 def control_violations(path):

@@ -2,7 +2,8 @@
 
 Tick n is due at `start + n * period` (never "sleep 20 ms", which drifts by every wake-up's
 delay). All time comes from `trio.current_time()`, so tests run it on `MockClock` with exact
-times. A tick that runs late is still run, at once: every tick carries 20 ms of every call's
+times. On Trio's default clock the wait is an OS timer (os_timer.py: cheaper to wake from than
+`trio.sleep_until`), under any other clock `trio.sleep_until`; `close()` releases the timer. A tick that runs late is still run, at once: every tick carries 20 ms of every call's
 audio, so skipping one would lose audio; the lateness is recorded instead (for the tick
 lateness histogram) and the clock catches up by running overdue ticks back to back.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 
 import trio
+
+from mediacore.engine.os_timer import OsTimerWait
 
 TICK_S = 0.020
 
@@ -67,6 +70,8 @@ class MediaClock:
         self.period_s = period_s
         self._start = start
         self._next = 0
+        self._waiter: OsTimerWait | None = None
+        self._waiter_checked = False
         self.stats = ClockStats()
 
     @property
@@ -83,12 +88,28 @@ class MediaClock:
         # aclosing() and leaves nothing for the garbage collector to finalise
         if self._start is None:
             self._start = trio.current_time()
+        if not self._waiter_checked:
+            self._waiter_checked = True
+            self._waiter = OsTimerWait.for_current_clock()
         return self
+
+    @property
+    def uses_os_timer(self) -> bool:
+        return self._waiter is not None
+
+    def close(self) -> None:
+        """Release the OS timer (idempotent); iterating again afterwards uses sleep_until."""
+        if self._waiter is not None:
+            self._waiter.close()
+            self._waiter = None
 
     async def __anext__(self) -> tuple[int, float]:
         tick = self._next
         due = self.due(tick)
-        await trio.sleep_until(due)
+        if self._waiter is not None:
+            await self._waiter.sleep_until(due)
+        else:
+            await trio.sleep_until(due)
         self.stats.record(trio.current_time() - due, self.period_s)
         self._next = tick + 1
         return tick, due

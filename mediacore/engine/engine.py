@@ -343,6 +343,12 @@ class Engine:
     # -- the media clock ----------------------------------------------------------------------
 
     async def _ticker(self) -> None:
+        try:
+            await self._tick_forever()
+        finally:
+            self.clock.close()
+
+    async def _tick_forever(self) -> None:
         async for tick, due in self.clock:
             ts_ms = int((due + self._epoch_offset) * 1000)
             now_ms = due * 1000

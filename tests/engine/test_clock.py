@@ -1,9 +1,13 @@
-"""The media clock on Trio's MockClock: exact tick times, no drift, catch-up after a stall."""
+"""The media clock on Trio's MockClock: exact tick times, no drift, catch-up after a stall;
+and on Trio's own clock, where it waits on an OS timer."""
+
+import sys
 
 import pytest
 import trio
 import trio.testing
 
+from mediacore import Engine
 from mediacore.engine.clock import MediaClock
 
 
@@ -58,3 +62,45 @@ def test_a_stall_is_caught_up_without_losing_ticks():
 def test_period_must_be_positive():
     with pytest.raises(ValueError, match="period_s must be positive"):
         MediaClock(0)
+
+
+def test_under_mock_clock_the_wait_is_trio_sleep_until():
+    async def main():
+        clock = MediaClock()
+        async for tick, _ in clock:
+            assert not clock.uses_os_timer
+            break
+    run(main)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux only")
+def test_on_trios_own_clock_ticks_wait_on_the_os_timer_never_early():
+    """Real time, 10 ticks (200 ms): the timer path must keep the grid and never run a tick
+    before it is due; close() releases the timer."""
+    async def main():
+        clock = MediaClock()
+        seen = []
+        async for tick, due in clock:
+            assert clock.uses_os_timer
+            seen.append((tick, due, trio.current_time()))
+            if tick == 9:
+                break
+        clock.close()
+        assert not clock.uses_os_timer
+        assert [t for t, _, _ in seen] == list(range(10))
+        for tick, due, now in seen:
+            assert due == pytest.approx(clock.start + tick * 0.020, abs=1e-9)
+            assert now >= due
+        assert clock.stats.ticks == 10
+    trio.run(main)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux only")
+def test_the_engine_releases_its_clocks_timer_when_it_exits():
+    async def main():
+        async with Engine() as engine:
+            while engine.clock.stats.ticks < 2:
+                await trio.sleep(0.01)
+            assert engine.clock.uses_os_timer
+        assert not engine.clock.uses_os_timer
+    trio.run(main)
