@@ -10,6 +10,7 @@ lateness histogram) and the clock catches up by running overdue ticks back to ba
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
 import trio
@@ -41,11 +42,8 @@ class ClockStats:
             self.max_lateness_s = lateness_s
         if lateness_s > period_s:
             self.late_ticks += 1
-        for i, bound in enumerate(LATENESS_BUCKETS_S):
-            if lateness_s <= bound:
-                self.bucket_ticks[i] += 1
-                return
-        self.bucket_ticks[-1] += 1
+        # the first bound >= lateness (the last slot when above them all)
+        self.bucket_ticks[bisect.bisect_left(LATENESS_BUCKETS_S, lateness_s)] += 1
 
     def cumulative_buckets(self) -> list[tuple[float, int]]:
         """(upper bound s, ticks at most that late), ending with (inf, all ticks)."""

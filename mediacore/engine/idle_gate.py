@@ -27,14 +27,20 @@ class IdleGate:
     def __init__(self) -> None:
         self.open_until = math.inf  # before the clock runs, nothing waits
         self._opened = trio.Event()
+        self._waiting = 0
 
     def open(self, until: float) -> None:
         """The ticker finished a tick's work: heavy steps may start until `until`."""
         self.open_until = until
-        opened, self._opened = self._opened, trio.Event()
-        opened.set()
+        if self._waiting:  # most ticks nobody waits: no Event made and set every 20 ms
+            opened, self._opened = self._opened, trio.Event()
+            opened.set()
 
     async def turn(self) -> None:
         """Wait until a heavy step may start now."""
         while trio.current_time() >= self.open_until:
-            await self._opened.wait()
+            self._waiting += 1
+            try:
+                await self._opened.wait()
+            finally:
+                self._waiting -= 1
