@@ -13,6 +13,7 @@ import ssl
 import sys
 
 from mediacore._native.fanout import DirectWriter, WriteLog, fan_out
+from mediacore._native.timer import TickTimer
 try:
     from mediacore._native.tls import ClientContext
 except ImportError:  # built without OpenSSL headers (setup.py): no TLS rounds
@@ -169,13 +170,20 @@ def main(calls: int, pki: str) -> None:
         broken.pending()
         good.note_write(1)
         b.recv(1 << 16)
+        timer = TickTimer()
+        timer.arm_at(0.0)  # past: expires at once
+        timer.consume()
+        timer.close()
+        del timer
+        TickTimer()  # dropped unclosed: __dealloc__ closes its fd
         for bad in (lambda: ulaw_encode(pcm[:3]),            # odd length
                     lambda: ulaw_decode_into(codes, dst[:0]),  # too small (bytearray copy)
                     lambda: up.process_into(pcm_view, pcm),  # read-only destination
                     lambda: Resampler(8000, 44100),           # unsupported
                     lambda: framer.flush(b"xx"),              # bad pad
                     lambda: WriteLog(bytearray(8), {"s": 0}, 2),  # too small
-                    lambda: fan_out([None], 0, codes, codes)):  # not a writer
+                    lambda: fan_out([None], 0, codes, codes),  # not a writer
+                    lambda: TickTimer().arm_at(float("nan"))):  # not a time
             try:
                 bad()
             except (ValueError, TypeError):
