@@ -385,7 +385,7 @@ cdef inline void _warm(list writers, Py_ssize_t i) noexcept:
     cdef PyObject *o
     cdef DirectWriter w
     cdef MediaFrameEncoder enc
-    cdef int t, k
+    cdef int t
     # sizes come from the type objects (hot): reading an instance's own type would wait for
     # the very line being asked for
     if 0 <= i + 3 < n:

@@ -3,9 +3,11 @@
 Tick n is due at `start + n * period` (never "sleep 20 ms", which drifts by every wake-up's
 delay). All time comes from `trio.current_time()`, so tests run it on `MockClock` with exact
 times. On Trio's default clock the wait is an OS timer (os_timer.py: cheaper to wake from than
-`trio.sleep_until`), under any other clock `trio.sleep_until`; `close()` releases the timer. A tick that runs late is still run, at once: every tick carries 20 ms of every call's
-audio, so skipping one would lose audio; the lateness is recorded instead (for the tick
-lateness histogram) and the clock catches up by running overdue ticks back to back.
+`trio.sleep_until`), under any other clock `trio.sleep_until`; `close()` releases the timer.
+
+A tick that runs late is still run, at once: every tick carries 20 ms of every call's audio,
+so skipping one would lose audio; the lateness is recorded instead (for the tick lateness
+histogram) and the clock catches up by running overdue ticks back to back.
 """
 
 from __future__ import annotations
