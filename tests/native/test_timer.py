@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-timer = pytest.importorskip("mediacore._native.timer")
+from mediacore._native import timer
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="timerfd is Linux only")
 
 
