@@ -9,17 +9,15 @@ a timerfd, ~125 µs for `time.sleep` (the cost of waking at all in this VM).
 
 Only Trio's default clock runs on CLOCK_MONOTONIC (perf_counter() plus a fixed `offset`);
 under any other clock (MockClock in tests, or an application's own) the media clock keeps
-`trio.sleep_until`, so virtual time works as before. Linux only (timerfd); elsewhere too.
+`trio.sleep_until`, so virtual time works as before. timerfd is Linux only: elsewhere the
+timer's constructor raises OSError and the media clock keeps `trio.sleep_until` as well.
 """
 
 from __future__ import annotations
 
 import trio
 
-try:
-    from mediacore._native.timer import TickTimer
-except ImportError:  # an extension built without it
-    TickTimer = None
+from mediacore._native.timer import TickTimer
 
 
 def _offset_of_system_clock(clock) -> float | None:
@@ -40,7 +38,7 @@ class OsTimerWait:
     def for_current_clock(cls) -> OsTimerWait | None:
         """A waiter for the running Trio clock, or None (not the default clock, no timerfd)."""
         offset = _offset_of_system_clock(trio.lowlevel.current_clock())
-        if offset is None or TickTimer is None:
+        if offset is None:
             return None
         try:
             return cls(TickTimer(), offset)
