@@ -59,10 +59,10 @@ def test_mediacore_never_imports_control(path):
 
 # The fan-out kernel is the engine's socket writer, in C (send(2), the TLS object's write, a
 # monotonic clock for its write log), the native TLS client its TLS layer (OpenSSL on the
-# engine's sockets), and the OS timer its media clock's wait: native, but I/O by design; only
-# the engine uses them.
+# engine's sockets), the OS timer its media clock's wait, and the call step its tick per call
+# (it drives the fan-out kernel): native, but I/O by design; only the engine uses them.
 ENGINE_IO_NATIVE = ("mediacore/_native/fanout.pyx", "mediacore/_native/tls.pyx",
-                    "mediacore/_native/timer.pyx")
+                    "mediacore/_native/timer.pyx", "mediacore/_native/calltick.pyx")
 
 
 def pure_sources():
@@ -88,7 +88,7 @@ def test_only_the_engine_uses_the_fanout_kernel_and_native_tls(path):
     if rel.startswith("mediacore/engine/") or rel in ENGINE_IO_NATIVE:
         return
     assert not {"mediacore._native.fanout", "mediacore._native.tls",
-                "mediacore._native.timer"} & imported(path)
+                "mediacore._native.timer", "mediacore._native.calltick"} & imported(path)
 
 
 def control_violations(path):

@@ -16,7 +16,7 @@ import datetime as dt
 
 import trio
 
-from mediacore._native.fanout import fan_out
+from mediacore._native.calltick import CallBase, TrackInputBase
 from mediacore.codec import ByteOrder, Format, Transcoder, l16_mix_into, ulaw_decode, ulaw_encode
 from mediacore.framing import Framer
 from mediacore.jitter import JitterBuffer
@@ -45,12 +45,12 @@ class CallInfo:
     active_streams: int
 
 
-class _TrackInput:
-    """One track's incoming audio: a framer (fed bytes) or a jitter buffer (packets)."""
+class _TrackInput(TrackInputBase):
+    """One track's incoming audio: a framer (fed bytes) or a jitter buffer (packets). The
+    engine's tick (mediacore/_native/calltick.pyx) reads `framer` and `jitter` in C."""
 
-    # slots, here and in Call: every tick reads these objects for every call, and by then the
-    # forks' sends have evicted them; inline attributes are fewer cache lines than a __dict__
-    __slots__ = ("format", "framer", "jitter", "dropped_frames")
+    # slots, here and in Call: no __dict__, so a call's state is a few adjacent cache lines
+    __slots__ = ("format", "dropped_frames")
 
     def __init__(self, fmt: Format) -> None:
         self.format = fmt
@@ -80,21 +80,14 @@ class _TrackInput:
             return self.jitter.put(seq, timestamp, payload, arrival_ms)
         return self.jitter.put(seq, timestamp, payload, arrival_ms, ssrc=ssrc)
 
-    def frame(self, now_ms: float):
-        """This tick's frame (bytes or a view, call format), or None for silence."""
-        if self.framer is not None:
-            frame = self.framer.pop()
-            return bytes(frame) if frame is not None else None
-        if self.jitter is not None:
-            _kind, frame = self.jitter.get(now_ms)
-            return bytes(frame)
-        return None
 
+class Call(CallBase):
+    """A call's tick runs in C (calltick.tick_calls), on the fields of CallBase: `inputs`,
+    `silence`, `native_key`, `groups` and `playout`; this class keeps them right."""
 
-class Call:
-    __slots__ = ("call_id", "format", "call_from", "call_to", "started_at", "inputs", "silence",
-                 "native_key", "forks", "groups", "playout", "bidirectional_fork", "playback",
-                 "playback_ready", "dtmf_out", "_transcoders", "ended")
+    __slots__ = ("call_id", "format", "call_from", "call_to", "started_at", "forks",
+                 "bidirectional_fork", "playback", "playback_ready", "dtmf_out",
+                 "_transcoders", "ended")
 
     def __init__(self, call_id: str, fmt: Format, *, call_from: str = "", call_to: str = "",
                  started_at: dt.datetime) -> None:
@@ -141,37 +134,7 @@ class Call:
             self.bidirectional_fork = None
             self.playout = None
 
-    # -- the tick -----------------------------------------------------------------------------
-
-    def tick(self, ts_ms: int, now_ms: float):
-        """Take this tick's frames, play out, and offer every fork its frames. Returns the
-        checkpoints the playback reached."""
-        inbound = self.inputs[0].frame(now_ms) or self.silence
-        outbound = self.inputs[1].frame(now_ms)
-        reached = ()
-        if self.playout is not None:
-            played, reached = self.playout.tick()
-            if played is not None:
-                played = bytes(played)
-                outbound = played if outbound is None else self._mix(outbound, played)
-            self._play(played)
-        if outbound is None:
-            outbound = self.silence
-        for key, writers in self.groups.items():
-            if key == self.native_key:
-                tin, tout = inbound, outbound
-            else:
-                tin = self._convert(0, key, inbound)
-                tout = self._convert(1, key, outbound)
-            # every ready fork's frames are encoded and written in C; the rest come back
-            slow = fan_out(writers, ts_ms, tin, tout)
-            if slow is not None:
-                for w in slow:
-                    try:
-                        w.fork.after_tick(ts_ms, tin, tout)
-                    except Exception as exc:  # the fork's error boundary, ticker side
-                        w.fork.fail_internal(exc)
-        return reached
+    # -- what the tick calls (calltick.pyx) --------------------------------------------------
 
     def _convert(self, track: int, key, frame: bytes) -> bytes:
         tc = self._transcoders.get((track, key))

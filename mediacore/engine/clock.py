@@ -107,9 +107,10 @@ class MediaClock:
         tick = self._next
         due = self.due(tick)
         if self._waiter is not None:
-            await self._waiter.sleep_until(due)
+            now = await self._waiter.sleep_until(due)
         else:
             await trio.sleep_until(due)
-        self.stats.record(trio.current_time() - due, self.period_s)
+            now = trio.current_time()
+        self.stats.record(now - due, self.period_s)
         self._next = tick + 1
         return tick, due

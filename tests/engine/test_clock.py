@@ -104,3 +104,25 @@ def test_the_engine_releases_its_clocks_timer_when_it_exits():
             assert engine.clock.uses_os_timer
         assert not engine.clock.uses_os_timer
     trio.run(main)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux only")
+def test_the_os_timer_wait_returns_trios_own_time_at_the_wake_up():
+    """The wait computes Trio's time itself (SystemClock: offset + perf_counter): what it
+    returns is never before the deadline nor after Trio's time read just after, also for a
+    deadline already past."""
+    from mediacore.engine.os_timer import OsTimerWait
+
+    async def main():
+        waiter = OsTimerWait.for_current_clock()
+        try:
+            for ahead in (0.015, 0.0, -0.5):
+                deadline = trio.current_time() + ahead
+                woke = await waiter.sleep_until(deadline)
+                after = trio.current_time()
+                assert deadline <= woke <= after
+                # Trio's clock starts at a random offset (1e4..2e5 s): a wrong clock is far off
+                assert after - woke < 1.0
+        finally:
+            waiter.close()
+    trio.run(main)

@@ -12,6 +12,7 @@ import socket
 import ssl
 import sys
 
+from mediacore._native.calltick import CallBase, TrackInputBase, tick_call, tick_calls
 from mediacore._native.fanout import DirectWriter, WriteLog, fan_out
 from mediacore._native.timer import TickTimer
 try:
@@ -31,12 +32,22 @@ TLS_EVERY = 500
 TLS_CALLS_PER_ROUND = 15
 
 
-def writer(started: bool, log: WriteLog, sock: socket.socket) -> DirectWriter:
+class Fork:
+    """What the call step calls back on a writer it hands back (the engine's Fork)."""
+
+    def after_tick(self, ts_ms, inbound, outbound):
+        pass
+
+    def fail_internal(self, exc):
+        pass
+
+
+def writer(started: bool, log: WriteLog, sock: socket.socket, fork=None) -> DirectWriter:
     profile = make_profile("plivo", stream_id="s", call_id="c", account_id="A",
                            tracks=("inbound", "outbound"))
     if started:
         profile.start(0)
-    w = DirectWriter(None, profile.encoder, (0, 1), collections.deque(), bytearray(), log, 0)
+    w = DirectWriter(fork, profile.encoder, (0, 1), collections.deque(), bytearray(), log, 0)
     w.attach(sock, None, 4096)
     w.open = True
     return w
@@ -147,6 +158,12 @@ def main(calls: int, pki: str) -> None:
     a.setblocking(False)
     b.setblocking(False)
     good, broken = writer(True, log, a), writer(False, log, a)  # broken: no templates
+    call, bad_call = CallBase(), CallBase()  # bad_call: no inputs, a TypeError every tick
+    call.inputs = (TrackInputBase(), TrackInputBase())
+    call.inputs[0].framer = Framer(160)
+    call.silence, call.native_key = b"\xff" * 160, "k"
+    call.groups = {"k": [writer(True, log, a, Fork())]}
+    by_id = {"bad": bad_call, "good": call}
     made, ts = 0, 0
     for _ in range(calls // CALLS_PER_ROUND):
         ulaw_encode(pcm)
@@ -168,6 +185,9 @@ def main(calls: int, pki: str) -> None:
         ts += 20
         fan_out([good, broken], ts, codes, codes)  # one frame out, one encode failure
         broken.pending()
+        call.inputs[0].framer.push(codes)
+        tick_call(call, ts, ts)                   # a fed frame out through the call step
+        tick_calls(by_id, ts, ts, None, lambda c, exc: None)  # silence; bad_call's error
         good.note_write(1)
         b.recv(1 << 16)
         timer = TickTimer()

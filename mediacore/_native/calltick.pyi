@@ -1,0 +1,18 @@
+from typing import Any, Callable
+
+class TrackInputBase:
+    framer: Any
+    jitter: Any
+
+class CallBase:
+    inputs: tuple[Any, ...]
+    silence: bytes
+    native_key: Any
+    groups: dict[Any, list[Any]]
+    playout: Any
+
+def track_frame(track: TrackInputBase, now_ms: float) -> bytes | None: ...
+def tick_call(call: CallBase, ts_ms: int, now_ms: float) -> Any: ...
+def tick_calls(calls: dict[Any, CallBase], ts_ms: int, now_ms: float,
+               on_reached: Callable[[Any, Any], object],
+               on_error: Callable[[Any, Exception], object]) -> None: ...
