@@ -11,7 +11,6 @@ class CallBase:
     groups: dict[Any, list[Any]]
     playout: Any
 
-def track_frame(track: TrackInputBase, now_ms: float) -> bytes | None: ...
 def tick_call(call: CallBase, ts_ms: int, now_ms: float) -> Any: ...
 def tick_calls(calls: dict[Any, CallBase], ts_ms: int, now_ms: float,
                on_reached: Callable[[Any, Any], object],

@@ -2,9 +2,10 @@
 track), play out, and hand every group of forks its frames through the fan-out kernel.
 
 Why native: the step itself is small, but it runs for every call every tick, cold (between
-two ticks the kernel's sends for hundreds of forks evict the interpreter's state), and as
-Python it cost ~8 µs per call per tick here, a quarter of the engine's CPU beyond the sends
-themselves at 10 forks per call (benches/README.md, "The call step in C").
+two ticks the kernel's sends for hundreds of forks evict the interpreter's state). As Python
+it took ~250 µs of a tick at 30 calls of 10 forks, a quarter of the engine's CPU beyond the
+sends themselves; in C it takes 3-5.6 µs less per call (benches/README.md, "The call step in
+C").
 
 `CallBase` and `TrackInputBase` hold the fields a tick reads; the engine's `Call` and
 `_TrackInput` (mediacore/engine/call.py) subclass them and own every other field and all the
@@ -65,11 +66,6 @@ cdef object _frame(TrackInputBase track, double now_ms):
         _kind, frame = track.jitter.get(now_ms)
         return bytes(frame)
     return None
-
-
-def track_frame(TrackInputBase track not None, double now_ms):
-    """This tick's frame of `track` (bytes, taken out of its input), or None."""
-    return _frame(track, now_ms)
 
 
 cdef int _fan(CallBase call, object key, list writers, int64_t ts_ms, object inbound,

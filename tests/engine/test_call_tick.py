@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from mediacore._native.calltick import CallBase, tick_call, tick_calls, track_frame
+from mediacore._native.calltick import CallBase, tick_call, tick_calls
 from mediacore._native.fanout import FIRST, NOT_READY, DirectWriter
 from mediacore.codec import ByteOrder, Format, Transcoder
 from mediacore.engine.call import Call
@@ -205,16 +205,6 @@ def test_a_call_whose_inputs_are_not_track_inputs_is_refused_by_name():
     call.inputs = ("x", "y")
     with pytest.raises(TypeError, match=r"inputs must be two TrackInputBase, not \('x', 'y'\)"):
         tick_call(call, T0, 0.0)
-
-
-def test_track_frame_takes_frames_out_of_the_input():
-    call = Call("c-1", Format.L16_8K, started_at=NOW)
-    call.inputs[0].feed(b"\x02\x00" * 200)
-    assert track_frame(call.inputs[0], 0.0) == b"\x02\x00" * 160
-    assert track_frame(call.inputs[0], 0.0) is None       # 40 bytes: less than a frame
-    assert track_frame(call.inputs[1], 0.0) is None       # nothing fed: silence
-    with pytest.raises(TypeError):
-        track_frame(None, 0.0)
 
 
 def test_the_engine_logs_a_broken_call_and_ticks_the_others(caplog):
