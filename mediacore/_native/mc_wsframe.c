@@ -121,22 +121,48 @@ size_t mc_ws_text_frame_write(uint8_t *dst, const uint8_t *data, size_t n, const
 
 size_t mc_dec_len(uint64_t v)
 {
+    static const uint64_t pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+    if (v < 10)
+        return 1;
+#if defined(__GNUC__) || defined(__clang__)
+    /* bits * log10(2) (1233 / 4096) is the digit count or one more: one compare decides */
+    unsigned bits = 64 - (unsigned)__builtin_clzll(v | 1);
+    unsigned t = (bits * 1233) >> 12;
+    return (size_t)t + 1 - (v < pow10[t]);
+#else
     size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
+    while (n < 20 && v >= pow10[n])
         n++;
-    }
     return n;
+#endif
 }
+
+/* "00" "01" ... "99": two digits per division (a frame carries three numbers, the epoch
+ * timestamp thirteen digits long) */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
 size_t mc_dec_write(char *dst, uint64_t v)
 {
     size_t n = mc_dec_len(v);
     char *p = dst + n;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
     return n;
 }
 

@@ -243,3 +243,53 @@ def test_rewind_chunk_reissues_the_chunk_numbers_of_unsent_frames():
         profile.rewind_chunk(0, 3)
     with pytest.raises(ValueError, match="cannot rewind"):
         profile.rewind_chunk(1, 0)
+
+
+ENCODE_EDGES = """
+import base64, json, sys
+from mediacore.wire import PlivoProfile
+from tests.wire.decoders import wsproto_messages
+out = []
+for n in list(range(131)) + [159, 160, 161, 320, 640, 4099]:
+    payload = bytes((i * 151 + n) % 256 for i in range(n))
+    p = PlivoProfile(stream_id="s", call_id="c", account_id="A1")
+    p.start(0)
+    buf = bytearray(p.frame_size(0, 7, n))
+    p.media_frame_into(buf, 0, 7, payload)
+    (m,) = wsproto_messages(bytes(buf))
+    out.append(json.loads(m)["media"]["payload"] == base64.b64encode(payload).decode())
+p = PlivoProfile(stream_id="s", call_id="c", account_id="A1")
+p.start(0)
+buf = bytearray(p.frame_size(0, 0, 1))
+p.media_frame_into(buf, 0, 0, b"x")
+out.append(json.loads(wsproto_messages(bytes(buf))[0])["media"]["timestamp"] == "0")
+for k in range(19):
+    for v in {10**k - 1, 10**k, 10**k + 1}:
+        if 2 <= v <= 2**62:
+            p = PlivoProfile(stream_id="s", call_id="c", account_id="A1")
+            p.start(0)
+            p._encoder.advance_sequence(v - p.sequence)
+            buf = bytearray(p.frame_size(0, v, 1))
+            p.media_frame_into(buf, 0, v, b"x")
+            (m,) = wsproto_messages(bytes(buf))
+            d = json.loads(m)
+            out.append((d["sequenceNumber"], d["media"]["timestamp"]) == (v, str(v)))
+print(len(out), all(out))
+"""
+
+
+@pytest.mark.parametrize("level", ["baseline", "avx2", "default"])
+def test_every_simd_level_encodes_payloads_and_numbers_exactly(level):
+    """The base64 kernels (AVX2 and the table) for every length's remainder, and decimal
+    numbers on both sides of every power of ten, on each SIMD level this CPU has."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if level != "default":
+        env["MEDIACORE_SIMD"] = level
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", ENCODE_EDGES], env=env, cwd=root,
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert done == ["193", "True"]
