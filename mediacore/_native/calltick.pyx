@@ -25,7 +25,7 @@ from libc.stdint cimport int64_t
 
 from mediacore._native.framing cimport Framer
 
-from mediacore._native.fanout import fan_out
+from mediacore._native.fanout cimport fan_out_c
 
 
 cdef class TrackInputBase:
@@ -77,7 +77,7 @@ cdef int _fan(CallBase call, object key, list writers, int64_t ts_ms, object inb
     else:
         tin = call._convert(0, key, inbound)
         tout = call._convert(1, key, outbound)
-    slow = fan_out(writers, ts_ms, tin, tout)
+    slow = fan_out_c(writers, ts_ms, tin, tout)
     if slow is not None:
         for w in slow:
             try:

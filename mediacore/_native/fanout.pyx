@@ -414,12 +414,19 @@ def fan_out(list writers not None, int64_t ts_ms, inbound, outbound):
     """Encode and write this tick for every ready writer of `writers` (one call group: one
     format, so `inbound` and `outbound` are the tick's frames in that format). Returns the
     writers whose fork must act (see `outcome`), in order, or None when there are none."""
+    return fan_out_c(writers, ts_ms, inbound, outbound)
+
+
+cdef object fan_out_c(list writers, int64_t ts_ms, object inbound, object outbound):
+    """`fan_out` for C callers (calltick.pyx): no argument parsing, no module look-up."""
     global _fanning_out
     cdef Py_buffer si, so
     cdef Py_ssize_t i = 0
     cdef DirectWriter w
     cdef list slow = None
     cdef bint outer = not _fanning_out
+    if writers is None:
+        raise TypeError("writers must be a list, not None")
     _grow_scratch()
     get_bytes(inbound, &si)
     try:

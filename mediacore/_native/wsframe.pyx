@@ -15,11 +15,15 @@ from libc.stdint cimport int64_t, uint8_t, uint64_t
 from mediacore._native._buffers cimport (PyBuffer_Release, check_disjoint, check_room,
                                          get_bytes, get_dst)
 
-# Far above one 20 ms frame (640 bytes) and far below any size arithmetic could overflow.
-MAX_PAYLOAD_BYTES = 1 << 24
-MAX_LITERAL_BYTES = 1 << 16
 cdef enum:
     _MAX_DIGITS = 20  # decimal digits of 2**64 - 1
+    # Far above one 20 ms frame (640 bytes) and far below any size arithmetic could overflow.
+    # C constants: a module global would cost a dict look-up and an int object per frame.
+    _MAX_PAYLOAD = 1 << 24
+    _MAX_LITERAL = 1 << 16
+
+MAX_PAYLOAD_BYTES = _MAX_PAYLOAD
+MAX_LITERAL_BYTES = _MAX_LITERAL
 
 import os
 
@@ -51,9 +55,9 @@ cdef inline int _check_track(int track) except -1:
 
 
 cdef inline int _check_payload(Py_ssize_t n) except -1:
-    if n > MAX_PAYLOAD_BYTES:
+    if n > _MAX_PAYLOAD:
         raise ValueError(f"media payload of {n} bytes is over the limit of "
-                         f"{MAX_PAYLOAD_BYTES} bytes")
+                         f"{_MAX_PAYLOAD} bytes")
     return 0
 
 
@@ -140,9 +144,9 @@ cdef class MediaFrameEncoder:
         if len(order) != MC_FIELDS or sorted(order) != sorted(b"sct"):
             raise ValueError(f"order must name s, c and t once each, not {order!r}")
         for lit in literals:
-            if lit is None or PyBytes_GET_SIZE(lit) > MAX_LITERAL_BYTES:
+            if lit is None or PyBytes_GET_SIZE(lit) > _MAX_LITERAL:
                 raise ValueError(f"template literals must be bytes of at most "
-                                 f"{MAX_LITERAL_BYTES} bytes")
+                                 f"{_MAX_LITERAL} bytes")
         # one contiguous block per track: a fork's template is then a few adjacent cache
         # lines, which the fan-out kernel prefetches in one go (fanout.pyx, _warm)
         block = b"".join(literals)
