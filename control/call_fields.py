@@ -17,6 +17,7 @@ from typing import Any
 
 from control.callbacks.fields import timestamp
 from mediacore.engine import InvalidParameter
+from mediacore.engine.url_syntax import host_problem
 
 INGRESSES = ("rtp", "audiosocket")
 CODECS = ("PCMU", "L16")
@@ -69,7 +70,11 @@ def parse(fields: Mapping[str, Any]) -> dict[str, Any]:
         if not m or not 1 <= port <= 65535:
             raise InvalidParameter("rtp_remote", f"rtp_remote must be host:port (port "
                                                  f"1-65535), not {remote!r}.")
-        spec["rtp_remote"] = (m.group("v6") or m.group("host"), port)
+        host = m.group("v6") or m.group("host")
+        problem = host_problem("rtp_remote", host)  # else the ingress's lookup raises
+        if problem is not None:
+            raise InvalidParameter("rtp_remote", problem)
+        spec["rtp_remote"] = (host, port)
     spec["answer_url"] = _text(fields, "answer_url", 2048) or None
     spec["hangup_url"] = _text(fields, "hangup_url", 2048) or None
     return spec

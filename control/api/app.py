@@ -114,6 +114,8 @@ def create_app(plane, config: ApiConfig | None = None, *,
                     operation_id=f"{handler.__name__}",
                     include_in_schema=(prefix == PREFIXES[0] and suffix == "/"),
                     response_class=JSONResponse)
+                if method == "GET":
+                    _add_head(app, full, handler)
 
     stream_object = {"model": models.StreamObject, "description": "The Stream object"}
     add("Call/{call_uuid}/Stream", "POST", ops.start_stream, 202,
@@ -161,6 +163,8 @@ def create_app(plane, config: ApiConfig | None = None, *,
             "status": "ok", "active_calls": 0, "active_streams": 0}
         return JSONResponse(document, status_code=200 if document["status"] == "ok" else 503)
 
+    _add_head(app, "/healthz", healthz)
+
     if metrics is not None:
         @app.get("/metrics", tags=["daemon"], include_in_schema=False)
         async def metrics_endpoint():
@@ -169,6 +173,13 @@ def create_app(plane, config: ApiConfig | None = None, *,
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _add_head(app: FastAPI, path: str, handler) -> None:
+    """HEAD wherever GET is (RFC 9110 §9.3.2): the same checks and status and headers, no
+    body (the server drops it). Not in /openapi.json, which would list each twice."""
+    app.add_api_route(path, handler, methods=["HEAD"], include_in_schema=False,
+                      response_class=JSONResponse)
 
 
 def _openapi(app: FastAPI) -> dict:

@@ -73,12 +73,24 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
+        value = json.loads(body, object_pairs_hook=_json_pairs)
+    except ApiError:
+        raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request("body", f"The request body is not valid JSON ({exc}).") from None
+    except RecursionError:
+        # a body of thousands of nested [ or { fits the size limit but not the parser's stack
+        raise bad_request("body", "The request body is not a flat JSON object (it nests too "
+                                  "deeply).") from None
     if not isinstance(value, dict):
         raise bad_request("body", "The request body must be a JSON object.")
     return value
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal names; a form or query string gets 400 for it,
+    # so a JSON body does too (a client would not know which value was used)
+    return _unique(pairs, "in the body")
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -87,7 +99,11 @@ def _form(body: bytes) -> dict[str, str]:
     except UnicodeDecodeError:
         raise bad_request("body", "The form-encoded body is not valid UTF-8.") from None
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+    except UnicodeDecodeError:
+        # a percent-escape that is not UTF-8 (%FF) would otherwise become U+FFFD silently
+        raise bad_request("body", "The form-encoded body is not valid UTF-8 once "
+                                  "percent-decoded.") from None
     except ValueError:
         raise bad_request("body", "The request body is not valid form encoding "
                                   "(name=value pairs joined by &).") from None

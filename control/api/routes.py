@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
@@ -31,6 +31,8 @@ CALL_FIELDS = ("call_uuid", "from", "to", "ingress", "codec", "sample_rate", "rt
                "answer_url", "hangup_url")
 STATUSES = ("initiated", "in-progress", "stopped", "timeout", "failed")
 MAX_LIMIT = 20
+# the stores bind offsets as 64-bit integers; any offset up to that is a page past the end
+MAX_OFFSET = 2**63 - 1
 XML_TYPES = ("application/xml", "text/xml", "")
 
 
@@ -100,7 +102,11 @@ class Operations:
     async def register_call(self, request: Request, auth_id: str):
         account, fields = await self.begin(request, auth_id, CALL_FIELDS)
         call = await self.plane.register_call(account, fields)
-        return _json(request, call, 201)
+        response = _json(request, call, 201)
+        # RFC 9110 §15.3.2: a 201 names the resource it created
+        response.headers["Location"] = (f"{_prefix(request)}/Account/{auth_id}/Call/"
+                                        f"{quote(call['call_uuid'], safe='')}/")
+        return response
 
     async def list_calls(self, request: Request, auth_id: str):
         # Plivo's SDK lists live calls with ?status=live and reads their ids from "calls"
@@ -175,20 +181,26 @@ def _prefix(request: Request) -> str:
 
 def _page(fields: dict[str, Any]) -> tuple[int, int]:
     limit = _whole("limit", fields.get("limit", MAX_LIMIT), 1, MAX_LIMIT)
-    offset = _whole("offset", fields.get("offset", 0), 0, None)
+    offset = _whole("offset", fields.get("offset", 0), 0, MAX_OFFSET)
     return limit, offset
 
 
-def _whole(field: str, value: Any, low: int, high: int | None) -> int:
+def _whole(field: str, value: Any, low: int, high: int) -> int:
     number = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit() and value.isascii():
+    elif (isinstance(value, str) and value.strip().isdigit() and value.isascii()
+          and len(value.strip()) <= len(str(high))):  # int() of 4301+ digits raises
         number = int(value.strip())
-    if number is None or number < low or (high is not None and number > high):
-        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise bad_request(field, f"{field} must be a whole number {bounds}, not {value!r}.")
+    if number is None or not low <= number <= high:
+        raise bad_request(field, f"{field} must be a whole number from {low} to {high}, not "
+                                 f"{_shown(value)}.")
     return number
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _meta(base: str, limit: int, offset: int, total: int, extra: dict[str, str]) -> dict:
@@ -209,4 +221,10 @@ def _when(field: str, value: Any) -> dt.datetime | None:
     except ValueError:
         raise bad_request(field, f"{field} must be an ISO 8601 date or time such as "
                                  f"2025-01-31 or 2025-01-31T12:00:00Z, not {value!r}.") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.timezone.utc)
+    try:
+        return when.astimezone(dt.timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise bad_request(field, f"{field} must fall within the years 1 to 9999 in UTC, not "
+                                 f"{value!r}.") from None

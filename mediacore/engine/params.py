@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mediacore.codec import ByteOrder, Format
+from mediacore.engine.url_syntax import url_problem
 
 MAX_URL_CHARS = 2048
 MAX_EXTRA_HEADERS_BYTES = 512
@@ -274,6 +275,9 @@ def _checked_url(field: str, value: Any, schemes: tuple[str, ...], shown: str,
         raise InvalidParameter(field, f"{field} has no host.")
     if parts.username is not None or parts.password is not None:
         raise InvalidParameter(field, f"{field} must not contain credentials.")
+    problem = url_problem(field, value)
+    if problem is not None:
+        raise InvalidParameter(field, problem)
     try:
         ipaddress.ip_address(host.split("%")[0])
     except ValueError:

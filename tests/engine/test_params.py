@@ -134,3 +134,25 @@ def test_policy_admits_plain_ws_and_configured_networks():
 
 def test_host_names_are_left_for_the_engine_to_resolve():
     assert parse(service_url="wss://localhost:8443/x").service_url == "wss://localhost:8443/x"
+
+
+@pytest.mark.parametrize("field, url, match", [
+    ("service_url", "wss://\u2713.example/", "may hold only printable ASCII"),
+    ("service_url", "wss://127.0.0.1/a b", r"' ' \(position 18\)"),
+    ("service_url", "wss://127.0.0.1/x\u0000y", "printable ASCII"),
+    ("service_url", "wss://a..b.example/", "invalid host name 'a..b.example'"),
+    ("service_url", "wss://" + "a" * 64 + ".example/", "1 to 63 characters"),
+    ("service_url", "wss://127.0.0.1/ws#part", "must not have a fragment"),
+    ("status_callback_url", "http://127.0.0.1/caf\u00e9", "percent-encode"),
+    ("status_callback_url", "http://a..b/cb", "invalid host name"),
+])
+def test_urls_no_request_line_or_lookup_can_carry_are_refused_by_the_engine(field, url, match):
+    """An application embedding the engine gets the REST API's URL rules and messages."""
+    body = {"service_url": "wss://127.0.0.1/ws", field: url}
+    refused(field, match, policy=LOOPBACK, **body)
+
+
+def test_urls_with_a_trailing_root_dot_an_ipv6_host_and_escapes_are_accepted():
+    for url in ("wss://agent.example.com./s", "wss://[::1]:8443/s?a=%C3%A9&b=1",
+                "wss://xn--bcher-kva.example/s"):
+        assert StreamParams.parse({"service_url": url}, policy=LOOPBACK).service_url == url

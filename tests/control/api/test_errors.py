@@ -100,10 +100,31 @@ def test_unknown_paths_are_404_and_wrong_methods_405(client, account):
         assert_error(client.get(path, headers=account.headers), 404, "No such resource")
     response = client.put(f"{base(account)}/Call/x/Stream/", headers=account.headers)
     assert_error(response, 405, "PUT", "GET", "POST", "DELETE")
-    assert response.headers["allow"] == "DELETE, GET, POST"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, POST"
     response = client.patch(f"{base(account, alias=True)}/Call/x/Stream/y", headers=account.headers)
     assert_error(response, 405)
-    assert response.headers["allow"] == "DELETE, GET"
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
+    response = client.get(f"{base(account)}/Call/x/Xml/", headers=account.headers)
+    assert_error(response, 405)
+    assert response.headers["allow"] == "POST"
+
+
+def test_head_answers_like_get_without_a_body(client, live, account):
+    """RFC 9110: HEAD wherever GET is (load balancers and monitors probe with it)."""
+    call = live.open_call(account)
+    stream = start(client, account, call, live.ws_url + "/head")
+    for path in (f"{base(account)}/Call/{call}/Stream/{stream}/", f"{base(account)}/Call/",
+                 f"{base(account, alias=True)}/Call/{call}/Stream", f"{base(account)}/Call/{call}",
+                 f"{base(account)}/Usage/Stream/"):
+        get = client.get(path, headers=account.headers)
+        head = client.head(path, headers=account.headers)
+        assert (head.status_code, get.status_code) == (200, 200), (path, head.text)
+        assert head.content == b""
+        assert head.headers["content-type"] == "application/json"
+    assert client.head(f"{base(account)}/Call/{call}/Stream/nope/",
+                       headers=account.headers).status_code == 404
+    assert client.head(f"{base(account)}/Call/").status_code == 401
+    assert client.head("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize("body, words", [

@@ -12,6 +12,15 @@ def test_register_an_rtp_call_and_stream_it(client, live, account):
     call = register_call(client, account)
     assert {"call_uuid", "rtp_host", "inbound_port", "outbound_port"} <= set(call)
     assert call["inbound_port"] != call["outbound_port"]
+    # the 201 names the call it created, on the base the request came in on
+    named = f"located-{client.kind}"
+    response = client.post(f"{base(account, alias=True)}/Call", headers=account.headers,
+                           data={"ingress": "rtp", "call_uuid": named})
+    assert response.status_code == 201, response.text
+    location = response.headers["location"]
+    assert location == f"{base(account, alias=True)}/Call/{named}/"
+    assert client.get(location, headers=account.headers).json()["call_uuid"] == named
+    assert client.delete(location, headers=account.headers).status_code == 204
     stream = start(client, account, call["call_uuid"], live.ws_url + "/rtp")
     wait_for(lambda: client.get(f"{base(account)}/Call/{call['call_uuid']}/Stream/{stream}/",
                                 headers=account.headers).json()["status"] == "in-progress",
