@@ -86,7 +86,7 @@ class Call(CallBase):
     `silence`, `native_key`, `groups` and `playout`; this class keeps them right."""
 
     __slots__ = ("call_id", "format", "call_from", "call_to", "started_at", "forks",
-                 "bidirectional_fork", "playback", "playback_ready", "dtmf_out",
+                 "bidirectional_fork", "playback", "playback_ready",
                  "_transcoders", "ended")
 
     def __init__(self, call_id: str, fmt: Format, *, call_from: str = "", call_to: str = "",
@@ -105,7 +105,6 @@ class Call(CallBase):
         self.bidirectional_fork = None
         self.playback: collections.deque = collections.deque(maxlen=PLAYBACK_FRAMES_KEPT)
         self.playback_ready = trio.Event()
-        self.dtmf_out: collections.deque = collections.deque()
         self._transcoders: dict = {}
         self.ended = False
 

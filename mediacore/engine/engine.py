@@ -413,7 +413,6 @@ class Engine:
             fork._stop(StreamInput.REMOTE_STOP)
             return
         if isinstance(event, SendDtmf):
-            fork.call.dtmf_out.append(event.digits)
             self._emit(DtmfRequested(self.get(fork.stream_id), event.digits))
             return
         playout = fork.call.playout if fork.params.bidirectional else None

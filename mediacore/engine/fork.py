@@ -21,10 +21,23 @@ reach the socket in encoding order; the writer is detached before the socket is 
 abnormal close they go back to the front of `queue` (their chunk numbers rewound) and are
 encoded again after the new `start`; bytes already taken by the kernel count as sent.
 
-Buffering: `queue` holds up to 40 s of ticks (2,000). Crossing 30/60/90 % reports
-DegradedStream; full ends the stream (slow_consumer while connected, connection_error while
-reconnecting). The kernel send buffer is kept small (64 KiB) so that a server that stops
+Buffering: `queue` holds up to 40 s of ticks (2,000; `queued_media` counts them). Crossing
+30/60/90 % reports DegradedStream; full ends the stream (slow_consumer while connected,
+connection_error while reconnecting). Replies to the server (error, pong, clearedAudio, ...)
+are not audio and do not count toward the 40 s: a burst of server messages answered while
+the server is not reading yet is no backlog of audio. They are bounded on their own
+(MAX_QUEUED_REPLIES): a server that sends that many messages without reading one reply is
+a slow consumer too. The kernel send buffer is kept small (64 KiB) so that a server that stops
 reading shows up here instead of hiding in the kernel.
+
+Reconnects (SPEC §3.4): `max_retries` bounds the attempts of one outage. An outage ends
+once a reconnected connection has stayed up RECONNECT_STABLE_S; a server that completes the
+handshake and drops again at once is still in the same outage, so it is not retried forever.
+
+Server faults: a frame wsproto cannot parse (bad close code, invalid UTF-8, masked frame,
+...) fails the connection with the close code wsproto names (1002, 1007) and an error that
+says what the server did; a message over 1 MiB (text or binary) closes with 1009. The reader
+yields to the event loop after every message, so a flooding server never delays a tick.
 
 Error boundary: everything a connection does runs inside `run()`; any failure ends this
 stream with a reason and never reaches the ticker, the call or other forks.
@@ -41,6 +54,7 @@ from urllib.parse import urlsplit
 
 import trio
 import wsproto
+from wsproto.connection import ConnectionState
 from wsproto.events import (BytesMessage, CloseConnection, Ping, Pong, TextMessage)
 
 from mediacore._native.fanout import FIRST, NOT_READY, DirectWriter
@@ -60,6 +74,7 @@ log = logging.getLogger("mediacore.fork")
 
 TICKS_PER_S = 50
 BUFFER_TICKS = 40 * TICKS_PER_S
+MAX_QUEUED_REPLIES = 10_000  # control messages waiting to be written (see Buffering)
 # audio kept while a stream first connects: what was said just before the server answered
 # (a slow first connection does not start the stream with a long backlog)
 PRECONNECT_TICKS = 2 * TICKS_PER_S
@@ -69,6 +84,9 @@ PONG_TIMEOUT_S = 20.0
 INITIAL_RETRY_DELAYS_S = (1.0, 2.0)
 RECONNECT_BASE_S = 0.5
 RECONNECT_CAP_S = 10.0
+# a reconnect ends its outage (max_retries counts afresh) once the connection has stayed up
+# this long; one that drops sooner counts as another attempt of the same outage
+RECONNECT_STABLE_S = 10.0
 STOP_GRACE_S = 2.0
 CONNECT_TIMEOUT_S = 10.0  # TCP connect and TLS handshake, per attempt
 CLOSE_WAIT_S = 1.0
@@ -79,23 +97,26 @@ MEDIA, CONTROL, OPENING, WS = 0, 1, 2, 3  # queue item kinds
 
 
 class _Closed(Exception):
-    """How one connection ended: `clean` (1000/1001 or the server's stop), or abnormal."""
+    """How one connection ended: `clean` (1000/1001 or the server's stop), or abnormal.
+    `close_item`: the queued close frame (the reply to the server's, or the engine's own for
+    a protocol error), written with what was queued before it before the socket closes."""
 
-    def __init__(self, reason: str, *, clean: bool = False) -> None:
+    def __init__(self, reason: str, *, clean: bool = False, close_item=None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.clean = clean
+        self.close_item = close_item
 
 
 class Fork:
     # slots: a fork is touched every tick; compact attributes keep thousands of them in cache
-    __slots__ = ("_active_scope", "_awaiting_pong", "_closed_by_server", "_conn_error",
-                 "_message", "_ping_written_at", "_serving_scope", "_stop_error",
+    __slots__ = ("_active_scope", "_awaiting_pong", "_binary_bytes", "_closed_by_server",
+                 "_conn_error", "_message", "_ping_written_at", "_serving_scope", "_stop_error",
                  "_stop_event", "_stop_input", "_wake_writer", "account_id", "auth_token",
                  "both", "call", "conn", "created_ms", "degraded_level", "ended", "engine",
                  "first_tick_ms", "frames_dropped", "inflight", "out", "out_pos", "params",
-                 "profile", "queue", "reconnects", "scratch", "stream_id", "streamed", "track",
-                 "tracks", "w", "ws")
+                 "profile", "queue", "queued_media", "reconnects", "scratch", "stream_id",
+                 "streamed", "track", "tracks", "w", "ws")
 
     def __init__(self, engine: Engine, call: Call, stream_id: str, params: StreamParams,
                  account_id: str, auth_token: str | None) -> None:
@@ -119,6 +140,7 @@ class Fork:
         self.conn: Connection | None = None
         self.ws: wsproto.WSConnection | None = None
         self.queue: collections.deque = collections.deque()
+        self.queued_media = 0  # MEDIA items in `queue`
         self.out = bytearray()  # never rebound: the writer below reads it
         log = engine.write_log
         self.w = DirectWriter(self, self.profile.encoder, self.tracks, self.queue, self.out,
@@ -141,6 +163,7 @@ class Fork:
         self._awaiting_pong = False
         self._ping_written_at: float | None = None
         self._message = bytearray()
+        self._binary_bytes = 0  # of the binary message being received
 
     # -- the direct path's state, kept in the native writer ------------------------------------
 
@@ -199,9 +222,12 @@ class Fork:
         if self.first_tick_ms is None:
             self.first_tick_ms = ts_ms  # before the first start: see _connect
         queue = self.queue
-        if not self.streamed and len(queue) >= PRECONNECT_TICKS and queue[0][0] == MEDIA:
+        if (not self.streamed and self.queued_media >= PRECONNECT_TICKS
+                and queue[0][0] == MEDIA):
             queue.popleft()  # before the first connection, keep only the latest audio
+            self.queued_media -= 1
         queue.append([MEDIA, ts_ms, inbound, outbound, None, False])
+        self.queued_media += 1
         self._check_buffer()
 
     def _chunks_before(self) -> tuple[int, int]:
@@ -218,34 +244,54 @@ class Fork:
         if self.ended:
             return
         self.queue.append([CONTROL, make])
+        self._check_replies()
         self._wake()
 
     def send_dtmf(self, digit: str, now_ms: int) -> None:
         self.send_control(lambda: self.profile.dtmf(digit, now_ms))
 
-    def _send_ws(self, event) -> None:
-        """A WebSocket control frame (pong, ping, close) from wsproto, in line."""
-        if self.ws is None:
-            return
-        self.queue.append([WS, self.ws.send(event), isinstance(event, Ping)])
+    def _send_ws(self, event) -> list | None:
+        """A WebSocket control frame (pong, ping, close) from wsproto, in line; returns its
+        queue item."""
+        ws = self.ws
+        if ws is None:
+            return None
+        state = ws.state
+        if state is not ConnectionState.OPEN and not (
+                state is ConnectionState.REMOTE_CLOSING and isinstance(event, CloseConnection)):
+            return None  # a close was sent already (ours or our reply): nothing may follow it
+        item = [WS, ws.send(event), isinstance(event, Ping)]
+        self.queue.append(item)
+        self._check_replies()
         self._wake()
+        return item
 
     # -- buffering -----------------------------------------------------------------------------
 
     def _check_buffer(self) -> None:
-        ticks = len(self.queue)
+        ticks = self.queued_media
         if ticks >= BUFFER_TICKS:
-            lost = sum(1 for item in self.queue if item[0] == MEDIA)
-            self.frames_dropped += lost * len(self.tracks)
-            self.queue.clear()
-            self._stop(StreamInput.SLOW_CONSUMER if self.open else StreamInput.CONNECTION_LOST,
-                       error="send buffer full (40 s of audio)")
+            self._overflow("send buffer full (40 s of audio)")
             return
         percent = ticks * 100 // BUFFER_TICKS
         level = self.degraded_level
         if level < len(DEGRADED_PERCENTS) and percent >= DEGRADED_PERCENTS[level]:
             self.degraded_level = level + 1
             self.engine._degraded(self, DEGRADED_PERCENTS[level])
+
+    def _check_replies(self) -> None:
+        replies = len(self.queue) - self.queued_media
+        if replies >= MAX_QUEUED_REPLIES and self._stop_input is None:
+            self._overflow(f"the server is not reading: {replies} messages to it are waiting "
+                           f"(it sent as many without reading the replies)")
+
+    def _overflow(self, error: str) -> None:
+        """The send buffer is full: what it holds is lost, the stream ends."""
+        self.frames_dropped += self.queued_media * len(self.tracks)
+        self.queue.clear()
+        self.queued_media = 0
+        self._stop(StreamInput.SLOW_CONSUMER if self.open else StreamInput.CONNECTION_LOST,
+                   error=error)
 
     def _first_frame(self) -> None:
         self.w.first_pending = False
@@ -302,6 +348,7 @@ class Fork:
             if not self.ended:
                 self.ended = True
                 self.queue.clear()
+                self.queued_media = 0
                 self.engine._ended(self, why, error)
 
     async def _timeout(self, deadline: float) -> None:
@@ -309,7 +356,6 @@ class Fork:
         self._stop(StreamInput.TIMEOUT)
 
     async def _lifecycle(self):
-        attempt = 0
         delays = list(INITIAL_RETRY_DELAYS_S)
         outage_attempts = 0
         while True:
@@ -332,12 +378,13 @@ class Fork:
                     await self._pause(delays.pop(0))
                     continue
                 if outage_attempts >= self.params.max_retries:
-                    return StreamInput.CONNECTION_LOST, reason
+                    return StreamInput.CONNECTION_LOST, _gave_up(reason, outage_attempts)
                 outage_attempts += 1
                 await self._pause(self._backoff(outage_attempts), attempt=outage_attempts,
                                   reason=reason)
                 continue
-            outage_attempts = 0
+            opened_at = trio.current_time()
+            carried, outage_attempts = outage_attempts, 0
             try:
                 await self._serve()
                 closed = _Closed("stopped")  # _serve returns only for a local stop
@@ -350,11 +397,15 @@ class Fork:
                 return self._stop_input, self._stop_error
             if closed.clean:
                 return StreamInput.REMOTE_STOP, ""
-            if self.params.max_retries == 0:
-                return StreamInput.CONNECTION_LOST, closed.reason
-            attempt += 1
-            outage_attempts = 1
-            await self._pause(self._backoff(1), attempt=1, reason=closed.reason)
+            if carried and trio.current_time() - opened_at < RECONNECT_STABLE_S:
+                # a reconnect that dropped again at once did not end the outage: a server
+                # that accepts and drops every connection is not retried forever
+                outage_attempts = carried
+            if outage_attempts >= self.params.max_retries:
+                return StreamInput.CONNECTION_LOST, _gave_up(closed.reason, outage_attempts)
+            outage_attempts += 1
+            await self._pause(self._backoff(outage_attempts), attempt=outage_attempts,
+                              reason=closed.reason)
 
     async def _pause(self, delay_s: float, *, attempt: int = 0, reason: str = "") -> None:
         if attempt:
@@ -429,6 +480,7 @@ class Fork:
             for track in self.tracks:
                 self.profile.rewind_chunk(track, first_media[4][track])
         self.queue.extendleft(reversed(items))
+        self.queued_media += sum(1 for item in items if item[0] == MEDIA)
 
     def _drop_connection(self) -> None:
         self.w.detach()  # before the close: the fd number may be reused at once
@@ -437,6 +489,7 @@ class Fork:
         self.conn = None
         self.ws = None
         self._message.clear()
+        self._binary_bytes = 0
         self._awaiting_pong = False
         self._ping_written_at = None
 
@@ -456,8 +509,18 @@ class Fork:
         if self._stop_input is not None:
             await self._graceful_stop(ending(self._stop_input).stop_reason.value)
             return
-        if self._closed_by_server is not None:
-            raise self._closed_by_server
+        closed = self._closed_by_server
+        if closed is not None:
+            if closed.close_item is not None and self.conn is not None:
+                # the close frame is queued: send it (after what was queued before it) now
+                # that the writer task is gone, so one task writes at a time; audio queued
+                # after it stays queued (for the next connection, if there is one)
+                with trio.move_on_after(CLOSE_WAIT_S):
+                    try:
+                        await self._drain(through=closed.close_item)
+                    except OSError:
+                        pass
+            raise closed
         raise _Closed(self._conn_error or "the connection ended")
 
     async def _graceful_stop(self, reason: str) -> None:
@@ -475,6 +538,9 @@ class Fork:
                         data = await self.conn.receive()
                         if not data:
                             break
+                        # receive() returns at once while data is there: a server that
+                        # keeps sending would otherwise hold the loop past the deadline
+                        await trio.lowlevel.checkpoint()
             except OSError:
                 pass
 
@@ -491,14 +557,18 @@ class Fork:
         except OSError as exc:
             self._broken(f"network error: {exc}")
 
-    async def _drain(self) -> None:
-        """Write `out` and the queue until both are empty."""
+    async def _drain(self, through: list | None = None) -> None:
+        """Write `out` and the queue until both are empty, or (`through`) until that queue
+        item is written (if it has left the queue already, it is in `out`)."""
         conn = self.conn
+        done = through is not None and all(item is not through for item in self.queue)
         while self.out or self.queue:
             if self.out_pos >= len(self.out):
                 self.out.clear()
                 self.out_pos = 0
-                self._encode_batch()
+                if done:
+                    return
+                done = self._encode_batch(through)
                 continue
             sent = conn.send(memoryview(self.out)[self.out_pos:])
             if sent == 0:
@@ -515,17 +585,21 @@ class Fork:
             if self.out_pos >= len(self.out):
                 self.out.clear()
                 self.out_pos = 0
+                if done:
+                    return
                 if not self.queue:
                     self.degraded_level = 0
                     return
 
-    def _encode_batch(self) -> None:
-        """Encode queued items into `out` (up to BATCH_BYTES)."""
+    def _encode_batch(self, through: list | None = None) -> bool:
+        """Encode queued items into `out` (up to BATCH_BYTES, or up to the item `through`:
+        True once it is encoded)."""
         profile, out, queue = self.profile, self.out, self.queue
         while queue and len(out) < BATCH_BYTES:
             item = queue.popleft()
             kind = item[0]
             if kind == MEDIA:
+                self.queued_media -= 1
                 _, ts_ms, inbound, outbound, _, counted = item
                 item[4] = (profile.chunk(0), profile.chunk(1))
                 if self.both:
@@ -546,24 +620,29 @@ class Fork:
             elif kind == WS:
                 out += item[1]
             self.inflight.append((len(out), item))
+            if item is through:
+                return True
+        return False
 
     async def _reader(self) -> None:
         try:
             while True:
+                # first the frames that came in with the 101 (wsproto holds them already),
+                # then each read's
+                for event in self.ws.events():
+                    self._on_ws_event(event)
+                    # a server that floods (messages, pings) must not hold the event loop:
+                    # the ticker and every other fork run between two of its messages
+                    await trio.lowlevel.checkpoint()
                 data = await self.conn.receive()
                 if not data:
                     raise _Closed("the server closed the connection without a close frame")
                 self.ws.receive_data(data)
-                for event in self.ws.events():
-                    self._on_ws_event(event)
+                await trio.lowlevel.checkpoint()
         except _Closed as exc:
             self._closed_by_server = exc
             self.open = False
-            if exc.clean:
-                # the close reply may still be queued: let the writer send it first
-                with trio.move_on_after(CLOSE_WAIT_S):
-                    await self._drain()
-            self._serving_scope.cancel()
+            self._serving_scope.cancel()  # _serve sends a queued close frame (close_item)
         except (OSError, wsproto.utilities.RemoteProtocolError) as exc:
             self._broken(f"network error: {exc}")
 
@@ -571,15 +650,22 @@ class Fork:
         if isinstance(event, TextMessage):
             self._message += event.data.encode("utf-8", "surrogatepass")
             if len(self._message) > MAX_MESSAGE_BYTES:
-                self._send_ws(CloseConnection(code=CLOSE_MESSAGE_TOO_BIG,
-                                              reason="message too big"))
-                raise _Closed("the server sent a message over 1 MiB (closed with 1009)")
+                raise _Closed("the server sent a message over 1 MiB (closed with 1009)",
+                              close_item=self._send_ws(CloseConnection(
+                                  code=CLOSE_MESSAGE_TOO_BIG, reason="message too big")))
             if event.message_finished:
                 data = bytes(self._message)
                 self._message.clear()
                 self._on_message(data)
         elif isinstance(event, BytesMessage):
+            # never kept, but counted: over 1 MiB closes as a text message would (SPEC §3.2)
+            self._binary_bytes += len(event.data)
+            if self._binary_bytes > MAX_MESSAGE_BYTES:
+                raise _Closed("the server sent a message over 1 MiB (closed with 1009)",
+                              close_item=self._send_ws(CloseConnection(
+                                  code=CLOSE_MESSAGE_TOO_BIG, reason="message too big")))
             if event.message_finished:
+                self._binary_bytes = 0
                 self.send_control(lambda: self.profile.error(
                     "binary messages are not supported; send JSON text messages"))
         elif isinstance(event, Ping):
@@ -587,11 +673,26 @@ class Fork:
         elif isinstance(event, Pong):
             self._awaiting_pong = False
         elif isinstance(event, CloseConnection):
-            if self.ws.state is wsproto.connection.ConnectionState.REMOTE_CLOSING:
-                self._send_ws(event.response())
+            if self.ws.state is ConnectionState.OPEN:
+                # not the server's close: wsproto could not parse what the server sent and
+                # hands over the close the client must send (RFC 6455 §7.1.7: fail the
+                # connection; 1002 protocol error, 1007 text that is not UTF-8)
+                raise _Closed(_protocol_error(event.code, event.reason),
+                              close_item=self._send_ws(event))
+            reply = None
+            if self.ws.state is ConnectionState.REMOTE_CLOSING:
+                reply = self._send_ws(event.response())
             code = event.code
+            if code == 1005:
+                # a close frame without a status code (what Node's ws.close() sends): the
+                # server meant to close, as with 1000
+                raise _Closed("the server closed the connection (close frame without a code)",
+                              clean=True, close_item=reply)
             clean = code in (1000, 1001)
-            raise _Closed(f"the server closed the connection with code {code}", clean=clean)
+            # the server's reason (at most 123 bytes) often says what went wrong on its side
+            why = f" ({event.reason!r})" if event.reason else ""
+            raise _Closed(f"the server closed the connection with code {code}{why}",
+                          clean=clean, close_item=reply)
 
     def _on_message(self, data: bytes) -> None:
         try:
@@ -620,11 +721,24 @@ class Fork:
             self._send_ws(Ping(payload=b"mediacore"))
 
 
+def _gave_up(reason: str, attempts: int) -> str:
+    return f"{reason} (gave up after {attempts} reconnect attempts)" if attempts else reason
+
+
+def _protocol_error(code: int, detail: str) -> str:
+    """Why the engine failed a connection whose server broke RFC 6455."""
+    if code == 1007:
+        return (f"the server sent a text message that is not valid UTF-8 ({detail}); "
+                f"closed with 1007")
+    return f"the server broke the WebSocket protocol ({detail}); closed with {code}"
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectError):
         return str(exc)
     if isinstance(exc, HandshakeRejected):
-        return f"handshake: HTTP {exc.status}"
+        explanation = exc.explanation
+        return f"handshake: HTTP {exc.status}" + (f" ({explanation})" if explanation else "")
     if isinstance(exc, HandshakeFailed):
         return f"handshake: {exc}"
     if isinstance(exc, InvalidParameter):

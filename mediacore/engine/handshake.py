@@ -36,9 +36,21 @@ MAX_HANDSHAKE_BYTES = 64 * 1024
 class HandshakeRejected(Exception):
     """The server answered the upgrade with an HTTP status instead of 101."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, location: str | None = None) -> None:
         super().__init__(f"handshake rejected with HTTP status {status}")
         self.status = status
+        self.location = location  # where a redirect points (redirects are not followed)
+
+    @property
+    def explanation(self) -> str:
+        """What the status means for the stream, when the number alone would puzzle:
+        "HTTP 200" reads like success, and a redirect is never followed."""
+        if 300 <= self.status < 400:
+            where = f" to {self.location}" if self.location else ""
+            return f"a redirect{where}; redirects are not followed, use the final URL"
+        if self.status < 300:
+            return "not an upgrade: the server must answer 101 Switching Protocols"
+        return ""
 
 
 class HandshakeFailed(Exception):
@@ -122,10 +134,21 @@ async def open_websocket(conn: Connection, service_url: str, headers) -> wsproto
                     if isinstance(event, AcceptConnection):
                         return ws
                     if isinstance(event, RejectConnection):
-                        raise HandshakeRejected(event.status_code)
+                        location = next((value.decode("latin-1")[:200]
+                                         for name, value in event.headers
+                                         if name.lower() == b"location"), None)
+                        raise HandshakeRejected(event.status_code, location)
                     if isinstance(event, RejectData):
                         continue
             except wsproto.utilities.RemoteProtocolError as exc:
-                raise HandshakeFailed(f"invalid handshake response: {exc}") from None
+                raise HandshakeFailed(f"invalid handshake response: {_detail(exc)}") from None
     assert scope.cancelled_caught
     raise HandshakeFailed(f"no handshake response within {HANDSHAKE_TIMEOUT_S:g} s")
+
+
+def _detail(exc: Exception) -> str:
+    """wsproto's error, with the HTTP parser's (h11) reason it hides behind "Bad HTTP
+    message" (an illegal status line, a header too long, ...), cut to a readable length."""
+    cause = exc.__cause__ or exc.__context__
+    text = f"{exc} ({cause})" if cause is not None and str(cause) else str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -17,10 +17,17 @@ from mediacore.wire.errors import CLOSE_MESSAGE_TOO_BIG, WireProtocolError
 from mediacore.wire.events import (Checkpoint, Clear, ClearAudio, Mark, PlayAudio, SendDtmf,
                                    ServerEvent, Stop)
 
-__all__ = ["DTMF_DIGITS", "MAX_MESSAGE_BYTES", "parse_plivo", "parse_twilio"]
+__all__ = ["DTMF_DIGITS", "MAX_DTMF_DIGITS", "MAX_MESSAGE_BYTES", "MAX_NAME_CHARS",
+           "parse_plivo", "parse_twilio"]
 
 MAX_MESSAGE_BYTES = 1 << 20  # SPEC §3.2: a bigger message closes the connection with 1009
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
+# Where SPEC §3.2 is silent: a checkpoint (mark) name is held until played and echoed back,
+# and up to 10,000 may be pending, so a name is at most 1,024 characters (a 1 MiB name
+# would let one server hold 10 GB); a sendDTMF message plays at most 128 digits (about
+# 25 s of tones), not a 10 KB string.
+MAX_NAME_CHARS = 1024
+MAX_DTMF_DIGITS = 128
 
 
 def _load(data: str | bytes | bytearray | memoryview) -> dict[str, Any]:
@@ -89,6 +96,16 @@ def _get(obj: dict[str, Any], key: str, kind: str, event: str, path: str = "") -
     return value
 
 
+def _name(obj: dict[str, Any], key: str, event: str, path: str = "") -> str:
+    """A checkpoint or mark name: a string of at most MAX_NAME_CHARS characters."""
+    name = _get(obj, key, "string", event, path)
+    if len(name) > MAX_NAME_CHARS:
+        where = f"{path}.{key}" if path else key
+        raise WireProtocolError(f'{event}: field "{where}" is a name of {len(name)} '
+                                f"characters; a name has at most {MAX_NAME_CHARS}")
+    return name
+
+
 def _optional_str(obj: dict[str, Any], key: str) -> str | None:
     value = obj.get(key)
     return value if isinstance(value, str) else None
@@ -138,7 +155,7 @@ def parse_plivo(data: str | bytes, *, byte_order: ByteOrder = ByteOrder.LE) -> S
         fmt = _play_audio_format(media, event)
         return PlayAudio(_payload(media, fmt, event), fmt, byte_order)
     if event == "checkpoint":
-        name = _get(message, "name", "string", event)
+        name = _name(message, "name", event)
         return Checkpoint(name, _optional_str(message, "streamId"))
     if event == "clearAudio":
         return ClearAudio(_optional_str(message, "streamId"))
@@ -147,6 +164,9 @@ def parse_plivo(data: str | bytes, *, byte_order: ByteOrder = ByteOrder.LE) -> S
         if not digits:
             raise WireProtocolError('sendDTMF: field "dtmf" is empty; expected digits '
                                     "0-9, *, #, A-D")
+        if len(digits) > MAX_DTMF_DIGITS:
+            raise WireProtocolError(f'sendDTMF: field "dtmf" has {len(digits)} digits; a '
+                                    f"message plays at most {MAX_DTMF_DIGITS}")
         for digit in digits:
             if digit.upper() not in DTMF_DIGITS:
                 raise WireProtocolError(f"sendDTMF: bad DTMF digit {digit!r} in {digits!r}; "
@@ -167,7 +187,7 @@ def parse_twilio(data: str | bytes) -> ServerEvent | None:
         return PlayAudio(_payload(media, Format.MULAW_8K, event), Format.MULAW_8K)
     if event == "mark":
         mark = _get(message, "mark", "object", event)
-        return Mark(_get(mark, "name", "string", event, "mark"))
+        return Mark(_name(mark, "name", event, "mark"))
     if event == "clear":
         return Clear()
     return None

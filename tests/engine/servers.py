@@ -1,21 +1,29 @@
 """Real WebSocket servers for engine tests: trio-websocket over TLS (trustme certificates),
-recording every message per connection and acting out scripted behaviour."""
+recording every message per connection and acting out scripted behaviour; and the scene of
+the hostile-server tests (`hostile`): a stream to a misbehaving server beside a healthy twin."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import json
 import os
 import socket as stdsocket
 import ssl
+import struct
 import tempfile
 
 import trio
 import trustme
 import wsproto
-from wsproto.events import AcceptConnection, Request
+from wsproto.events import (AcceptConnection, CloseConnection, Ping, Pong, Request,
+                             TextMessage)
 from trio_websocket import ConnectionClosed, serve_websocket
+
+from mediacore.codec import Format
+from mediacore.engine.events import StreamEnded
+from mediacore.engine.lifecycle import StreamStatus
 
 
 @dataclasses.dataclass
@@ -103,15 +111,21 @@ async def start_server(nursery, recorder: Recorder, ssl_context=None) -> Recorde
 
 
 class RawServer:
-    """A plain-ws server written on wsproto, for behaviour trio-websocket will not act out:
-    it completes the handshake and then does exactly what `script(stream, ws)` does (for
-    example never read again, or never answer a ping)."""
+    """A ws (or, with `ssl_context`, wss) server written on wsproto, for behaviour
+    trio-websocket will not act out: it completes the handshake and then does exactly what
+    `script(stream, ws)` does (for example never read again, or never answer a ping). With
+    `upgrade=False` it does not answer the upgrade itself: `script(stream, request)` gets the
+    request head (bytes) and answers whatever it likes (a redirect, garbage, nothing)."""
 
-    def __init__(self, script, *, recv_buffer: int | None = None) -> None:
+    def __init__(self, script, *, recv_buffer: int | None = None, ssl_context=None,
+                 upgrade: bool = True) -> None:
         self.script = script
         self.recv_buffer = recv_buffer
+        self.ssl_context = ssl_context
+        self.upgrade = upgrade
         self.port = 0
         self.accepted = 0
+        self.attempts: list[float] = []  # Trio time of every upgrade request
 
     async def serve(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         listener = trio.socket.socket()
@@ -129,18 +143,107 @@ class RawServer:
                     nursery.start_soon(self._handle, trio.SocketStream(sock))
 
     async def _handle(self, stream) -> None:
-        async with stream:
-            ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
-            while True:
-                data = await stream.receive_some(4096)
-                if not data:
+        try:
+            if self.ssl_context is not None:
+                stream = trio.SSLStream(stream, self.ssl_context, server_side=True)
+                await stream.do_handshake()
+            async with stream:
+                if not self.upgrade:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        data = await stream.receive_some(4096)
+                        if not data:
+                            return
+                        head += data
+                    self.attempts.append(trio.current_time())
+                    await self.script(stream, head)
                     return
-                ws.receive_data(data)
-                for event in ws.events():
-                    if isinstance(event, Request):
-                        await stream.send_all(ws.send(AcceptConnection()))
-                        await self.script(stream, ws)
+                ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+                while True:
+                    data = await stream.receive_some(4096)
+                    if not data:
                         return
+                    ws.receive_data(data)
+                    for event in ws.events():
+                        if isinstance(event, Request):
+                            self.attempts.append(trio.current_time())
+                            await stream.send_all(ws.send(AcceptConnection()))
+                            await self.script(stream, ws)
+                            return
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the engine hung up: what a script checks, it has recorded
+
+
+def tcp_socket(stream):
+    """The trio socket under a SocketStream, or under an SSLStream over one."""
+    while not isinstance(stream, trio.SocketStream):
+        stream = stream.transport_stream
+    return stream.socket
+
+
+def reset(stream) -> None:
+    """Abort the TCP connection under `stream` with a RST (SO_LINGER 0, then close)."""
+    sock = tcp_socket(stream)
+    sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class Received:
+    """What a RawServer script has read from the engine: its messages and its close code."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.pongs: list[bytes] = []
+        self.closed = trio.Event()
+        self.send_lock = trio.Lock()  # a script that sends while `read` runs takes it too
+
+    def events(self, name: str) -> list[dict]:
+        return [m for m in self.messages if m.get("event") == name]
+
+    @property
+    def media(self) -> list[dict]:
+        return self.events("media")
+
+    async def read(self, stream, ws, *, until=None) -> None:
+        """Read and record the engine's messages until it closes (or `until(message)` is
+        true), answering pings and the close handshake as a server does."""
+        text = []
+        while True:
+            try:
+                data = await stream.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                self.closed.set()
+                return
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, TextMessage):
+                    text.append(event.data)
+                    if event.message_finished:
+                        self.messages.append(json.loads("".join(text)))
+                        text.clear()
+                        if until is not None and until(self.messages[-1]):
+                            return
+                elif isinstance(event, Ping):
+                    await self._reply(stream, ws.send(event.response()))
+                elif isinstance(event, Pong):
+                    self.pongs.append(bytes(event.payload))
+                elif isinstance(event, CloseConnection):
+                    self.close_code, self.close_reason = event.code, event.reason
+                    if ws.state is wsproto.connection.ConnectionState.REMOTE_CLOSING:
+                        await self._reply(stream, ws.send(event.response()))
+                    self.closed.set()
+                    return
+
+    async def _reply(self, stream, data: bytes) -> None:
+        async with self.send_lock:
+            try:
+                await stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
 
 
 def refused_port() -> int:
@@ -150,3 +253,101 @@ def refused_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# -- hostile servers: the scene -----------------------------------------------------------------
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def engine_tasks() -> list[str]:
+    """Names of the live tasks that run engine code."""
+    names, pending = [], [trio.lowlevel.current_root_task()]
+    while pending:
+        task = pending.pop()
+        if task.name.startswith("mediacore."):
+            names.append(task.name)
+        for nursery in task.child_nurseries:
+            pending.extend(nursery.child_tasks)
+    return names
+
+
+@dataclasses.dataclass
+class Scene:
+    engine: object
+    server: RawServer
+    twin_server: Recorder
+    stream_id: str = ""
+    twin_id: str = ""
+    final: object = None
+    twin_final: object = None
+    events: list = dataclasses.field(default_factory=list)
+
+    def get(self):
+        return self.engine.get(self.stream_id)
+
+    async def wait_ended(self, limit_s: float = 200):
+        with trio.fail_after(limit_s):
+            while not self.engine.get(self.stream_id).status.ended:
+                await trio.sleep(0.01)
+        return self.engine.get(self.stream_id)
+
+
+def lasted(stream) -> float:
+    """Seconds from registration to end (engine times follow the MockClock exactly)."""
+    return (stream.end_time - stream.created_at).total_seconds()
+
+
+@contextlib.asynccontextmanager
+async def hostile(certs, script, *, upgrade: bool = True, call_format=Format.MULAW_8K,
+                  server=None, **params):
+    """A RawServer over TLS acting out `script` and a healthy twin stream on the same call;
+    yields a Scene. On exit (engine shut down, servers gone) it checks that both streams
+    ended once on the event feed, that the twin's audio flowed in order at real time the
+    whole while, and that no socket was left open."""
+    fds = open_fds()
+    from tests.engine.helpers import drain_events, engine_for  # helpers imports this module
+    server = server or RawServer(script, ssl_context=certs.server, upgrade=upgrade)
+    twin_server = Recorder()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        await start_server(nursery, twin_server, certs.server)
+        async with engine_for(certs) as engine:
+            scene = Scene(engine, server, twin_server)
+            engine.open_call("c", format=call_format)
+            twin = await engine.start_stream(
+                "c", {"service_url": f"wss://127.0.0.1:{twin_server.port}/twin"})
+            scene.twin_id = twin.stream_id
+            url = params.pop("service_url", "wss://127.0.0.1:{port}/").format(port=server.port)
+            stream = await engine.start_stream("c", {"service_url": url, **params})
+            scene.stream_id = stream.stream_id
+            yield scene
+            await trio.sleep(0.5)  # the twin keeps running after whatever happened
+        assert engine_tasks() == [], "an engine task outlived the engine"
+        scene.final = engine.get(scene.stream_id)
+        scene.twin_final = engine.get(scene.twin_id)
+        scene.events += drain_events(engine)
+        nursery.cancel_scope.cancel()
+    ended = [e.stream.stream_id for e in scene.events if isinstance(e, StreamEnded)]
+    assert sorted(ended) == sorted([scene.stream_id, scene.twin_id])
+    assert scene.final.status.ended
+    check_twin(scene)
+    assert open_fds() == fds, "a socket was left open"
+
+
+def check_twin(scene: Scene) -> None:
+    """The healthy twin streamed from its start to the engine's shutdown: every chunk, in
+    order, 20 ms apart, as many as the time it ran."""
+    final = scene.twin_final
+    assert final.status is StreamStatus.STOPPED, final
+    (conn,) = scene.twin_server.connections
+    media = conn.events("media")
+    chunks = [m["media"]["chunk"] for m in media]
+    assert chunks == list(range(1, len(chunks) + 1))
+    stamps = [int(m["media"]["timestamp"]) for m in media]
+    assert all(b - a == 20 for a, b in zip(stamps, stamps[1:]))
+    ran_s = (final.end_time - final.start_time).total_seconds()
+    assert abs(len(media) - ran_s / 0.020) <= 2, (len(media), ran_s)
+    assert final.frames_sent == len(media) and final.frames_dropped == 0
+    assert conn.messages[-1]["event"] == "stop"
