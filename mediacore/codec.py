@@ -122,13 +122,13 @@ class Format(str, enum.Enum):
         rate = sample_rate
         if isinstance(rate, str):
             if not rate.strip().isdigit():
-                raise ValueError(_unsupported(original, f"rate {sample_rate!r} is not a number"))
+                raise ValueError(_unsupported(original, f"rate {_shown(sample_rate)} is not a number"))
             rate = int(rate)
         if isinstance(rate, bool) or not isinstance(rate, int):
             if isinstance(rate, float) and rate.is_integer():
                 rate = int(rate)
             else:
-                raise ValueError(_unsupported(original, f"rate {sample_rate!r} is not a whole number"))
+                raise ValueError(_unsupported(original, f"rate {_shown(sample_rate)} is not a whole number"))
         try:
             return cls(f"{str(encoding).strip().lower()};rate={rate}")
         except ValueError:
@@ -138,7 +138,14 @@ class Format(str, enum.Enum):
 def _unsupported(content_type: object, why: str = "") -> str:
     accepted = ", ".join(f.value for f in Format)
     reason = f" ({why})" if why else ""
-    return f"unsupported content type {content_type!r}{reason}: expected one of {accepted}"
+    return f"unsupported content type {_shown(content_type)}{reason}: expected one of {accepted}"
+
+
+def _shown(value: object) -> str:
+    """`repr(value)`, cut short: a server's playAudio may carry a content type of up to a
+    megabyte, and the error message goes back to it and into logs and callbacks."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Transcoder(NativeTranscoder):

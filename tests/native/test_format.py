@@ -68,3 +68,14 @@ def test_byte_order_parsing():
     assert ByteOrder.parse(ByteOrder.LE) is ByteOrder.LE
     with pytest.raises(ValueError, match="unknown byte order 'middle'"):
         ByteOrder.parse("middle")
+
+
+def test_errors_quote_a_huge_content_type_or_rate_cut_short():
+    """A server's playAudio can carry a megabyte of content type: the error that goes back to
+    it (and into logs) names the start of it, not all of it."""
+    huge = "audio/x-" + "a" * 1_000_000
+    for call in (lambda: Format.parse(huge), lambda: Format.from_parts("audio/x-mulaw", huge)):
+        with pytest.raises(ValueError) as err:
+            call()
+        message = str(err.value)
+        assert len(message) < 400 and "aaaa..." in message and "expected one of" in message
