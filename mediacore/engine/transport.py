@@ -82,18 +82,23 @@ class Connection:
         """The next bytes from the server (b"" at end of stream). Waits as needed."""
         reader = self.sock if self.tls is None else self.tls
         while True:
+            # the waits are outside the except clauses: a coroutine suspended in one keeps
+            # its exception (and the traceback's frames) alive, one per idle connection, for
+            # the garbage collector to walk, and chains it to any later exception
             try:
                 return reader.recv(RECV_BYTES)
-            except ssl.SSLWantReadError:
-                await trio.lowlevel.wait_readable(self.sock)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                writable = False
             except ssl.SSLWantWriteError:
-                await trio.lowlevel.wait_writable(self.sock)
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(self.sock)
+                writable = True
             except ssl.SSLZeroReturnError:
                 return b""
             except ssl.SSLError as exc:
                 raise ConnectionError(f"TLS error while receiving: {exc}") from exc
+            if writable:
+                await trio.lowlevel.wait_writable(self.sock)
+            else:
+                await trio.lowlevel.wait_readable(self.sock)
 
     def close(self) -> None:
         """Close at once (no TLS close_notify wait); wakes any task waiting on the socket."""
@@ -152,9 +157,14 @@ async def _tls_handshake(tls, sock: socket.socket, gate: IdleGate | None) -> Non
             tls.do_handshake()
             return
         except ssl.SSLWantReadError:
-            await trio.lowlevel.wait_readable(sock)
+            writable = False
         except ssl.SSLWantWriteError:
+            writable = True
+        # waits outside the except clauses (see Connection.receive)
+        if writable:
             await trio.lowlevel.wait_writable(sock)
+        else:
+            await trio.lowlevel.wait_readable(sock)
 
 
 async def open_connection(host: str, port: int, *, policy: UrlPolicy,
@@ -166,6 +176,10 @@ async def open_connection(host: str, port: int, *, policy: UrlPolicy,
     Raises ConnectError naming the stage, or InvalidParameter when the host resolves only to
     refused addresses."""
     last: ConnectError | None = None
+    if gate is not None:
+        # a burst of new streams each runs its first steps (resolve, socket, connect) at once:
+        # in the idle time too, so a thousand of them do not make one long step
+        await gate.turn()
     for family, type_, proto, addr in await resolve(host, port, policy):
         try:
             sock = await _connect_tcp(family, type_, proto, addr)

@@ -51,3 +51,70 @@ def test_the_engine_opens_the_gate_after_each_tick_until_headroom_before_the_nex
             assert gate.open_until == pytest.approx(before + 0.020)
             assert trio.current_time() < gate.open_until
     run_mock(main)
+
+
+class StepsOf(trio.abc.Instrument):
+    """Task steps of the tasks running `name` (a task is woken for each step after its first)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.count = name, 0
+
+    def before_task_step(self, task) -> None:
+        if task.name.endswith("." + self.name) or task.name.endswith("<locals>." + self.name):
+            self.count += 1
+
+
+def test_waiters_go_one_at_a_time_in_order_while_the_idle_time_lasts():
+    """Ten heavy steps of 4 ms each wait at a closed gate: each 10 ms window lets through
+    the next three in arrival order (0, 4 and 8 ms into it; the fourth finds it closed and
+    waits for the next window), and only the steps let through are woken at all."""
+    async def main():
+        clock = trio.lowlevel.current_clock()
+        gate = IdleGate()
+        gate.open(trio.current_time())  # closed
+        passed = []
+        steps = StepsOf("step")
+        trio.lowlevel.add_instrument(steps)
+
+        async def step(i):
+            await gate.turn()
+            passed.append((i, round(trio.current_time() * 1000)))
+            clock.jump(0.004)  # the step's CPU time
+
+        async with trio.open_nursery() as nursery:
+            for i in range(10):
+                nursery.start_soon(step, i)
+                await trio.sleep(0)  # arrival order
+            t0 = trio.current_time()
+            for window in range(4):
+                await trio.sleep_until(t0 + 0.020 * window + 0.001)
+                gate.open(trio.current_time() + 0.010)
+        t0_ms = round(t0 * 1000)
+        assert [i for i, _ in passed] == list(range(10))
+        assert [at - t0_ms for _, at in passed] == [1, 5, 9, 21, 25, 29, 41, 45, 49, 61]
+        # each task's first step parks it; then woken: the ten that went, and the three that
+        # found the window closed (waking every waiter at each window would be 10 + 9 + ...)
+        assert steps.count == 10 + 10 + 3
+    run_mock(main)
+
+
+def test_a_waiter_that_gives_up_leaves_the_line_and_the_others_still_go():
+    async def main():
+        gate = IdleGate()
+        gate.open(trio.current_time())  # closed
+        passed = []
+
+        async def step(i, patience):
+            with trio.move_on_after(patience):
+                await gate.turn()
+                passed.append(i)
+
+        async with trio.open_nursery() as nursery:
+            for i, patience in enumerate((1.0, 0.005, 1.0, 0.005, 1.0)):
+                nursery.start_soon(step, i, patience)
+                await trio.sleep(0)
+            await trio.sleep(0.010)  # 1 and 3 gave up
+            gate.open(trio.current_time() + 0.010)
+        assert passed == [0, 2, 4]
+        assert not gate._waiters
+    run_mock(main)

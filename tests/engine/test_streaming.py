@@ -93,3 +93,26 @@ def test_a_twilio_stream_started_while_the_clock_runs_late_starts_at_timestamp_z
         assert stamps[0] == 0 and all(b - a == 20 for a, b in zip(stamps, stamps[1:]))
         assert len(media) >= 50
     run_mock(main)
+
+
+@pytest.mark.parametrize("tls, stdlib_tls", [(False, False), (True, False), (True, True)],
+                         ids=["ws", "native_tls", "stdlib_tls"])
+def test_an_idle_connection_keeps_no_exception_alive(certs, tls, stdlib_tls):
+    """A stream waiting for its server's next message holds no "would block" exception (and
+    with it a traceback and its frames): one per connection was what the garbage collector
+    walked for every idle stream, and what a later error was chained to."""
+    import gc
+    import ssl
+
+    async def main():
+        async with serving(certs, tls=tls, stdlib_tls=stdlib_tls) as (server, engine):
+            engine.open_call("call-1", format=Format.MULAW_8K)
+            url = wss(server).replace("wss://", "wss://" if tls else "ws://")
+            stream = await engine.start_stream("call-1", {"service_url": url})
+            await trio.sleep(1.0)
+            assert engine.get(stream.stream_id).status is StreamStatus.IN_PROGRESS
+            alive = [type(o).__name__ for o in gc.get_objects()
+                     if isinstance(o, (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                                       BlockingIOError))]
+            assert alive == []
+    run_mock(main)
