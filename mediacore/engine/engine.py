@@ -41,6 +41,7 @@ from mediacore.engine.events import (AudioCleared, CheckpointPlayed, DtmfRequest
                                      StreamStarted)
 from mediacore.engine.fork import STOP_GRACE_S, Fork
 from mediacore.engine.idle_gate import HEADROOM_S, IdleGate
+from mediacore.engine.timers import Timers
 from mediacore.engine.lifecycle import StreamInput, StreamStatus, next_state
 from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
 from mediacore.engine.playout import PlaybackFull
@@ -109,6 +110,7 @@ class Engine:
         self._epoch_offset = 0.0
         self.clock = MediaClock()
         self.idle_gate = IdleGate()  # TLS handshake steps run between ticks (idle_gate.py)
+        self.timers = Timers()  # every fork's timeout and keepalive, on one task (timers.py)
         self.calls: dict[str, Call] = {}
         self._streams: dict[str, _Record] = {}
         self._ended_streams: collections.OrderedDict[str, _Record] = collections.OrderedDict()
@@ -125,6 +127,7 @@ class Engine:
         self._cm = trio.open_nursery()
         self._nursery = await self._cm.__aenter__()
         self._nursery.start_soon(self._ticker)
+        self._nursery.start_soon(self.timers.run)
         self._forks_cm = trio.open_nursery()
         self._forks_nursery = await self._nursery.start(self._run_forks)
         return self

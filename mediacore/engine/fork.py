@@ -111,7 +111,8 @@ class _Closed(Exception):
 class Fork:
     # slots: a fork is touched every tick; compact attributes keep thousands of them in cache
     __slots__ = ("_active_scope", "_awaiting_pong", "_binary_bytes", "_closed_by_server",
-                 "_conn_error", "_message", "_ping_written_at", "_serving_scope", "_stop_error",
+                 "_conn_error", "_message", "_ping_timer", "_ping_written_at", "_serving_scope",
+                 "_stop_error",
                  "_stop_event", "_stop_input", "_wake_writer", "account_id", "auth_token",
                  "both", "call", "conn", "created_ms", "degraded_level", "ended", "engine",
                  "first_tick_ms", "frames_dropped", "inflight", "out", "out_pos", "params",
@@ -162,6 +163,7 @@ class Fork:
         self._stop_error = ""
         self._awaiting_pong = False
         self._ping_written_at: float | None = None
+        self._ping_timer = None  # while connected: the next keepalive (timers.py)
         self._message = bytearray()
         self._binary_bytes = 0  # of the binary message being received
 
@@ -335,15 +337,16 @@ class Fork:
     async def run(self) -> None:
         """The error boundary: whatever happens, the stream ends with a reason."""
         why, error = StreamInput.CONNECTION_LOST, ""
+        # the stream timeout is an engine timer, not a task of its own (timers.py)
+        timeout = self.engine.timers.call_at(self.engine._timeout_deadline(self),
+                                             self._timed_out)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._timeout, self.engine._timeout_deadline(self))
-                why, error = await self._lifecycle()
-                nursery.cancel_scope.cancel()
+            why, error = await self._lifecycle()
         except Exception as exc:  # the boundary: one fork's bug never leaves the fork
             log.exception("stream %s failed", self.stream_id)
             why, error = StreamInput.CONNECTION_LOST, f"internal error: {exc!r}"
         finally:
+            timeout.cancel()
             self._drop_connection()
             if not self.ended:
                 self.ended = True
@@ -351,8 +354,7 @@ class Fork:
                 self.queued_media = 0
                 self.engine._ended(self, why, error)
 
-    async def _timeout(self, deadline: float) -> None:
-        await trio.sleep_until(deadline)
+    def _timed_out(self) -> None:
         self._stop(StreamInput.TIMEOUT)
 
     async def _lifecycle(self):
@@ -500,11 +502,18 @@ class Fork:
         with trio.CancelScope() as self._active_scope:
             if self._stop_input is not None:
                 self._active_scope.cancel()
-            async with trio.open_nursery() as nursery:
-                self._serving_scope = nursery.cancel_scope
-                nursery.start_soon(self._reader)
-                nursery.start_soon(self._writer)
-                nursery.start_soon(self._keepalive)
+            # the keepalive is an engine timer (timers.py), re-armed by each ping
+            ping = self.engine.timers.call_at(trio.current_time() + PING_INTERVAL_S,
+                                              self._keepalive)
+            self._ping_timer = ping
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._serving_scope = nursery.cancel_scope
+                    nursery.start_soon(self._reader)
+                    nursery.start_soon(self._writer)
+            finally:
+                self._ping_timer.cancel()
+                self._ping_timer = None
         self._serving_scope = None
         if self._stop_input is not None:
             await self._graceful_stop(ending(self._stop_input).stop_reason.value)
@@ -704,21 +713,21 @@ class Fork:
             return
         self.engine._server_event(self, event)
 
-    async def _keepalive(self) -> None:
-        """Ping every 20 s; 20 s without a pong after the ping was written is an abnormal
-        close. (A ping still queued behind a backlog is not overdue: a server that stops
-        reading is a slow consumer, reported as such.)"""
-        while True:
-            await trio.sleep(PING_INTERVAL_S)
-            written = self._ping_written_at
-            if self._awaiting_pong:
-                if written is not None and trio.current_time() - written >= PONG_TIMEOUT_S:
-                    self._broken(f"no pong within {PONG_TIMEOUT_S:g} s")
-                    return
-                continue
+    def _keepalive(self) -> None:
+        """Every 20 s while connected (an engine timer): ping; 20 s without a pong after the
+        ping was written is an abnormal close. (A ping still queued behind a backlog is not
+        overdue: a server that stops reading is a slow consumer, reported as such.)"""
+        now = trio.current_time()
+        written = self._ping_written_at
+        if self._awaiting_pong:
+            if written is not None and now - written >= PONG_TIMEOUT_S:
+                self._broken(f"no pong within {PONG_TIMEOUT_S:g} s")
+                return
+        else:
             self._awaiting_pong = True
             self._ping_written_at = None
             self._send_ws(Ping(payload=b"mediacore"))
+        self._ping_timer = self.engine.timers.call_at(now + PING_INTERVAL_S, self._keepalive)
 
 
 def _gave_up(reason: str, attempts: int) -> str:
