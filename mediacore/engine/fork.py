@@ -111,9 +111,10 @@ class _Closed(Exception):
 class Fork:
     # slots: a fork is touched every tick; compact attributes keep thousands of them in cache
     __slots__ = ("_active_scope", "_awaiting_pong", "_binary_bytes", "_closed_by_server",
-                 "_conn_error", "_message", "_ping_timer", "_ping_written_at",
-                 "_serving_nursery", "_serving_scope", "_stop_error", "_stop_event",
-                 "_stop_input", "_writing", "account_id", "auth_token", "both", "call", "conn", "created_ms", "degraded_level", "ended", "engine",
+                 "_conn_error", "_message", "_ping_timer", "_ping_written_at", "_serving_scope",
+                 "_stop_error",
+                 "_stop_event", "_stop_input", "_wake_writer", "account_id", "auth_token",
+                 "both", "call", "conn", "created_ms", "degraded_level", "ended", "engine",
                  "first_tick_ms", "frames_dropped", "inflight", "out", "out_pos", "params",
                  "profile", "queue", "queued_media", "reconnects", "scratch", "stream_id",
                  "streamed", "track", "tracks", "w", "ws")
@@ -152,8 +153,7 @@ class Fork:
         self.frames_dropped = 0
         self.reconnects = 0
         self.degraded_level = 0
-        self._serving_nursery: trio.Nursery | None = None  # while a connection is served
-        self._writing = False  # the writer task runs (only while there is a backlog)
+        self._wake_writer = trio.Event()
         self._active_scope: trio.CancelScope | None = None   # connect or serve: stop cancels
         self._serving_scope: trio.CancelScope | None = None  # serve: a broken connection cancels
         self._closed_by_server: _Closed | None = None
@@ -330,13 +330,7 @@ class Fork:
             self._serving_scope.cancel()
 
     def _wake(self) -> None:
-        """Something waits to be written: start the writer task, unless it runs already or
-        no connection is being served (then _serve starts it)."""
-        nursery = self._serving_nursery
-        if self._writing or nursery is None or nursery.cancel_scope.cancel_called:
-            return
-        self._writing = True
-        nursery.start_soon(self._writer)
+        self._wake_writer.set()
 
     # -- the fork task -------------------------------------------------------------------------
 
@@ -515,14 +509,9 @@ class Fork:
             try:
                 async with trio.open_nursery() as nursery:
                     self._serving_scope = nursery.cancel_scope
-                    self._serving_nursery = nursery
                     nursery.start_soon(self._reader)
-                    # the writer is a task only while there is a backlog (the opening
-                    # messages now); the ticker writes the rest itself (fanout.pyx)
-                    if self.out or self.queue:
-                        self._wake()
+                    nursery.start_soon(self._writer)
             finally:
-                self._serving_nursery = None
                 self._ping_timer.cancel()
                 self._ping_timer = None
         self._serving_scope = None
@@ -567,15 +556,15 @@ class Fork:
     # -- the connection's tasks ----------------------------------------------------------------
 
     async def _writer(self) -> None:
-        """Started by _wake when there is something to write; ends once all of it is written
-        (a task per fork that waited all the time was a dozen more objects per fork for
-        every full garbage collection to walk)."""
         try:
-            await self._drain()
+            while True:
+                if not self.out and not self.queue:
+                    self._wake_writer = trio.Event()
+                    await self._wake_writer.wait()
+                    continue
+                await self._drain()
         except OSError as exc:
             self._broken(f"network error: {exc}")
-        finally:
-            self._writing = False
 
     async def _drain(self, through: list | None = None) -> None:
         """Write `out` and the queue until both are empty, or (`through`) until that queue

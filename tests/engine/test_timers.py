@@ -101,10 +101,9 @@ def test_many_cancelled_long_timers_do_not_pile_up():
     run_mock(main)
 
 
-def test_streams_have_no_timer_or_idle_writer_tasks(certs):
-    """Per stream, the engine runs a lifecycle task and, while connected, a reader (a writer
-    only while the stream has a backlog: the ticker writes the audio itself); the stream
-    timeout and the keepalive are entries on the engine's timers."""
+def test_streams_have_no_timer_tasks_of_their_own(certs):
+    """Per stream, the engine runs a lifecycle task and, while connected, a reader and a
+    writer; the stream timeout and the keepalive are entries on the engine's timers."""
     async def main():
         async with serving(certs) as (server, engine):
             engine.open_call("call-1", format=Format.MULAW_8K)
@@ -121,6 +120,6 @@ def test_streams_have_no_timer_or_idle_writer_tasks(certs):
                         walk(child)
             walk(trio.lowlevel.current_root_task())
             fork_tasks = sorted(n.rsplit(".", 1)[-1] for n in tasks if ".fork.Fork." in n)
-            assert fork_tasks == ["_reader"] * 3 + ["run"] * 3
+            assert fork_tasks == ["_reader"] * 3 + ["_writer"] * 3 + ["run"] * 3
             assert len(engine.timers) == 3 + 3  # a timeout and a keepalive per stream
     run_mock(main)
