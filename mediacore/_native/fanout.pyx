@@ -313,6 +313,7 @@ cdef class DirectWriter:
         cdef Py_buffer d
         cdef Py_ssize_t n, r
         cdef ssize_t got
+        cdef object frame = None
         cdef int err, status
         cdef uint8_t *buf = _scratch
         # a writer attached during this fan_out may find the buffer not grown yet: its encode
@@ -350,8 +351,11 @@ cdef class DirectWriter:
             elif status != MC_TLS_WOULD_BLOCK:
                 self.error = self._tls.take_error()
         elif self._tls_write is not None:
+            # the stdlib's write releases the GIL: another thread's engine could run fan_out
+            # and reuse the shared buffer meanwhile, so this write gets its own copy
+            frame = PyBytes_FromStringAndSize(<char*>buf, n)
             try:
-                r = self._tls_write(PyMemoryView_FromMemory(<char*>buf, n, PyBUF_READ))
+                r = self._tls_write(frame)
             except _WOULD_BLOCK:
                 r = 0
             except Exception as exc:
@@ -360,7 +364,10 @@ cdef class DirectWriter:
             self.error = OSError("the connection is not attached")
         self.written = r
         if r < n:  # before any Python code runs (the log's callback, the fork's code)
-            self._pending = PyBytes_FromStringAndSize(<char*>buf + r, n - r)
+            if frame is not None:
+                self._pending = frame[r:]
+            else:
+                self._pending = PyBytes_FromStringAndSize(<char*>buf + r, n - r)
         self.frames_sent += self._frames_per_tick
         if self.error is not None:
             self.outcome = _FAILED

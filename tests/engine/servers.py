@@ -60,7 +60,10 @@ class Recorder:
         if self.reject_status is not None:
             await request.reject(self.reject_status)
             return
-        ws = await request.accept()
+        try:
+            ws = await request.accept()
+        except ConnectionClosed:  # the client left during the upgrade (an engine shutting down)
+            return
         conn = Connection(request.path, headers, ws=ws)
         self.connections.append(conn)
         self.new_connection.set()
