@@ -80,10 +80,13 @@ cdef int _fan(CallBase call, object key, list writers, int64_t ts_ms, object inb
     slow = fan_out_c(writers, ts_ms, tin, tout)
     if slow is not None:
         for w in slow:
+            fork = w.fork
+            if fork is None:  # released: ended since the group's snapshot was taken
+                continue
             try:
-                w.fork.after_tick(ts_ms, tin, tout)
+                fork.after_tick(ts_ms, tin, tout)
             except Exception as exc:  # the fork's error boundary, ticker side
-                w.fork.fail_internal(exc)
+                fork.fail_internal(exc)
     return 0
 
 

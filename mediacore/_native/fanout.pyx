@@ -33,14 +33,13 @@ closes the socket (fd numbers are reused at once); the socket object is held whi
 Everything runs with the GIL held, on the Trio thread: nothing here blocks.
 """
 
-from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_READ, PyBUF_WRITABLE,
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.errno cimport errno
 from libc.stdint cimport int64_t, uint64_t, uint8_t
@@ -293,6 +292,14 @@ cdef class DirectWriter:
         self._fd = -1
         self._sock = self._tls_write = self._tls = None
         self._tls_writer = NULL
+
+    def release(self):
+        """The fork has ended: drop the reference back to it. The fork holds its writer and
+        the writer its fork; without this, every ended fork would be cyclic garbage that
+        only a collection frees (and that a frozen collector, mediacore/engine/collector.py,
+        would never free)."""
+        self.detach()
+        self.fork = None
 
     def pending(self) -> bytes:
         """The bytes of the last tick that did not go out (PARTIAL, FAILED)."""

@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 
 import trio
 import wsproto
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection as WsConnection, ConnectionState
 from wsproto.events import (BytesMessage, CloseConnection, Ping, Pong, TextMessage)
 
 from mediacore._native.fanout import FIRST, NOT_READY, DirectWriter
@@ -107,6 +107,14 @@ class _Closed(Exception):
         self.clean = clean
         self.close_item = close_item
 
+    def kept(self) -> _Closed:
+        """This, fit to be kept after its except clause: without its traceback and context,
+        whose frames hold the fork (a cycle that would keep every such fork for the garbage
+        collector to find; mediacore/engine/collector.py freezes what survives a collection
+        and would not find it)."""
+        self.__traceback__ = self.__context__ = self.__cause__ = None
+        return self
+
 
 class Fork:
     # slots: a fork is touched every tick; compact attributes keep thousands of them in cache
@@ -139,7 +147,7 @@ class Fork:
         self.track = self.tracks[0]
         self.scratch = bytearray()  # sized at the first start (templates exist from then on)
         self.conn: Connection | None = None
-        self.ws: wsproto.WSConnection | None = None
+        self.ws: WsConnection | None = None  # the open connection (handshake.py)
         self.queue: collections.deque = collections.deque()
         self.queued_media = 0  # MEDIA items in `queue`
         self.out = bytearray()  # never rebound: the writer below reads it
@@ -353,6 +361,7 @@ class Fork:
                 self.queue.clear()
                 self.queued_media = 0
                 self.engine._ended(self, why, error)
+            self.w.release()  # no cycle left: the fork is freed as soon as it is dropped
 
     def _timed_out(self) -> None:
         self._stop(StreamInput.TIMEOUT)
@@ -391,7 +400,7 @@ class Fork:
                 await self._serve()
                 closed = _Closed("stopped")  # _serve returns only for a local stop
             except _Closed as exc:
-                closed = exc
+                closed = exc.kept()
             finally:
                 self._active_scope = None
                 self._drop_connection()
@@ -649,7 +658,7 @@ class Fork:
                 self.ws.receive_data(data)
                 await trio.lowlevel.checkpoint()
         except _Closed as exc:
-            self._closed_by_server = exc
+            self._closed_by_server = exc.kept()
             self.open = False
             self._serving_scope.cancel()  # _serve sends a queued close frame (close_item)
         except (OSError, wsproto.utilities.RemoteProtocolError) as exc:

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlparse, urlsplit, urlunparse
 
 import trio
 import wsproto
+from wsproto.connection import Connection as WsConnection
 from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
 
 import mediacore
@@ -107,9 +108,11 @@ def request_target(service_url: str) -> tuple[str, str, int, bool]:
     return host_header, target, port, tls
 
 
-async def open_websocket(conn: Connection, service_url: str, headers) -> wsproto.WSConnection:
+async def open_websocket(conn: Connection, service_url: str, headers) -> WsConnection:
     """Run the upgrade on `conn`; returns the wsproto connection, open. Bytes the server sent
-    after the 101 are already fed to it."""
+    after the 101 are already fed to it. It is the open connection only, without the
+    handshake's HTTP state (h11's parser, the request): a dozen objects per stream fewer for
+    the garbage collector to walk, for as long as the stream lasts."""
     host_header, target, _, _ = request_target(service_url)
     ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
     request = ws.send(Request(host=host_header, target=target, extra_headers=headers))
@@ -132,7 +135,7 @@ async def open_websocket(conn: Connection, service_url: str, headers) -> wsproto
                 ws.receive_data(data)
                 for event in ws.events():
                     if isinstance(event, AcceptConnection):
-                        return ws
+                        return ws.handshake.connection
                     if isinstance(event, RejectConnection):
                         location = next((value.decode("latin-1")[:200]
                                          for name, value in event.headers

@@ -208,7 +208,10 @@ async def open_connection(host: str, port: int, *, policy: UrlPolicy,
             raise
         return Connection(sock, addr, tls)
     assert last is not None
-    raise last
+    try:
+        raise last
+    finally:
+        last = None  # this frame is in its traceback: no cycle (collector.py)
 
 
 def _close(sock: socket.socket) -> None:

@@ -108,15 +108,18 @@ class Profile:
         self.encoder = self._encoder  # the engine's fan-out kernel encodes with it directly
         self._templates: list[tuple[tuple[str, ...], str]] = []
         self._started = False
-        # The fast path is the native encoder's own methods: no Python frame per call.
-        self.media_frame_into = self._encoder.media_frame_into
-        self.tick_into = self._encoder.tick_into
-        self.frame_size = self._encoder.frame_size
-        self.max_frame_size = self._encoder.max_frame_size
-        # after a reconnect, frames cut off mid-write are encoded again with their chunks
-        self.rewind_chunk = self._encoder.rewind_chunk
-        # the next chunk of track 0 or 1, natively (chunk() also takes track names)
-        self.next_chunk_of = self._encoder.chunk
+
+    # The fast path is the native encoder's own methods: no Python frame per call (a hot loop
+    # takes the method once). Properties rather than attributes set per stream: six bound
+    # methods per stream would be six more objects for the garbage collector to walk.
+    media_frame_into = property(lambda self: self._encoder.media_frame_into)
+    tick_into = property(lambda self: self._encoder.tick_into)
+    frame_size = property(lambda self: self._encoder.frame_size)
+    max_frame_size = property(lambda self: self._encoder.max_frame_size)
+    # after a reconnect, frames cut off mid-write are encoded again with their chunks
+    rewind_chunk = property(lambda self: self._encoder.rewind_chunk)
+    # the next chunk of track 0 or 1, natively (chunk() also takes track names)
+    next_chunk_of = property(lambda self: self._encoder.chunk)
 
     # -- numbering ---------------------------------------------------------------------------
 

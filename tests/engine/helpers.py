@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import types
 
 import trio
 
@@ -17,8 +19,55 @@ async def engine_for(certs, *, stdlib_tls: bool = False, **kwargs):
     """An engine trusting the test CA: native TLS as configured by `ca_file`, or with
     `stdlib_tls` the stdlib path (an application's own ssl.SSLContext)."""
     tls = {"ssl_context": certs.client} if stdlib_tls else {"ca_file": certs.ca_file}
+    gc.collect()  # what earlier tests left is not this engine's
     async with Engine(policy=LOOPBACK, **tls, **kwargs) as engine:
         yield engine
+    cycles = stream_cycles()
+    assert not cycles, f"an ended stream left reference cycles through {cycles}"
+
+
+# A stream's long-lived objects: none may lie on a reference cycle when the stream ends. The
+# daemon freezes what survives each full collection (mediacore/engine/collector.py), and a
+# cycle through a frozen object is never freed (nor what it holds: a fork, its buffers).
+# Short cycles of an exception and the frames it was raised through (h11 makes some) are
+# harmless: their members are new, so an ordinary collection frees them.
+STREAM_TYPES = frozenset({"Fork", "DirectWriter", "_Closed", "MediaFrameEncoder", "Connection",
+                          "TLSConnection", "PlivoProfile", "TwilioProfile", "StreamParams"})
+
+
+def _long_lived(o) -> bool:
+    if isinstance(o, types.FrameType):  # the engine's coroutines live as long as the stream
+        return "/mediacore/" in o.f_code.co_filename
+    kind = type(o)
+    return kind.__module__.startswith("mediacore") and kind.__qualname__ in STREAM_TYPES
+
+
+def stream_cycles() -> list[str]:
+    """Collect; name the stream objects and engine frames that were on a cycle among the
+    garbage it found."""
+    gc.set_debug(gc.DEBUG_SAVEALL)  # keep what it finds in gc.garbage, to look at
+    try:
+        gc.collect()
+        garbage = {id(o) for o in gc.garbage}
+        found = []
+        for o in gc.garbage:
+            if not _long_lived(o):
+                continue
+            seen, pending = set(), list(gc.get_referents(o))
+            while pending:  # is `o` reachable from itself, through garbage only?
+                r = pending.pop()
+                if r is o:
+                    name = (f"frame of {o.f_code.co_name}" if isinstance(o, types.FrameType)
+                            else type(o).__qualname__)
+                    found.append(name)
+                    break
+                if id(r) in garbage and id(r) not in seen:
+                    seen.add(id(r))
+                    pending.extend(gc.get_referents(r))
+        return found
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
 
 
 def drain_events(engine) -> list:
