@@ -22,6 +22,7 @@ import trio
 
 from control import config as config_module
 from control import logs
+from mediacore.engine.collector import FullCollections
 
 log = logging.getLogger("control.cli")
 
@@ -82,8 +83,10 @@ def _serve(args, settings) -> int:
     logs.configure(settings.log_level)
     for name in config_module.unknown_environment():
         log.warning("%s is not a mediacore setting; ignored", name)
+    # the daemon owns the process, so it sets the collector's policy (the engine cannot)
     try:
-        return trio.run(_serve_async, settings)
+        with FullCollections(freeze=settings.gc_freeze, sweep_s=settings.gc_sweep_s):
+            return trio.run(_serve_async, settings)
     except KeyboardInterrupt:
         return 130
 

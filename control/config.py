@@ -69,6 +69,8 @@ class Settings:
     # engine
     max_streams: int | None = None
     max_streams_per_call: int = 10
+    gc_freeze: bool = True              # freeze what survives each full collection
+    gc_sweep_s: float = 3600.0          # then one full collection of everything this often
     # ingress (SPEC §2.3)
     rtp_host: str = "0.0.0.0"
     rtp_port_min: int = 40000
@@ -107,6 +109,8 @@ class Settings:
             raise ConfigError("max_streams must be at least 1 (leave it out for no limit)")
         if self.max_streams_per_call < 1:
             raise ConfigError("max_streams_per_call must be at least 1")
+        if not self.gc_sweep_s > 0:
+            raise ConfigError("gc_sweep_s must be a positive number of seconds")
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
 

@@ -10,16 +10,23 @@
 - `mediacore_callback_queue_depth`: status callbacks in the outbox not yet delivered.
 - `mediacore_tick_lateness_seconds`: how late the media clock's ticks started, a histogram
   with the engine clock's buckets (0.5 ms to 1 s, and +Inf), its sum and count.
+- `mediacore_gc_full_collections_total`, `mediacore_gc_full_collection_longest_seconds`,
+  `mediacore_gc_frozen_objects`: full garbage collections (the media clock stops during one)
+  and what `gc_freeze` keeps out of them; present when the process installed FullCollections
+  (mediacore/engine/collector.py), as `mediacore serve` does.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from mediacore.engine.collector import FullCollections
 
 LIVE_STATUSES = ("initiated", "in-progress")
 
@@ -75,6 +82,14 @@ class EngineCollector:
                                          for bound, n in stats.cumulative_buckets()],
                             sum_value=stats.total_lateness_s)
         yield lateness
+        full = FullCollections.installed()
+        if full is not None:
+            yield CounterMetricFamily("mediacore_gc_full_collections", "Full garbage "
+                                      "collections (no tick runs during one)", value=full.count)
+            yield GaugeMetricFamily("mediacore_gc_full_collection_longest_seconds", "The "
+                                    "longest full collection so far", value=full.longest_s)
+            yield GaugeMetricFamily("mediacore_gc_frozen_objects", "Objects the collector "
+                                    "no longer walks (gc_freeze)", value=gc.get_freeze_count())
 
 
 class Metrics:

@@ -46,6 +46,8 @@ def test_file_then_environment(tmp_path):
     ('log_level = "LOUD"\n', "log_level"),
     ("rtp_port_min = 5000\nrtp_port_max = 4000\n", "rtp_port_min"),
     ("port = [\n", "not valid TOML"),
+    ("gc_sweep_s = 0\n", "gc_sweep_s must be a positive"),
+    ("gc_sweep_s = nan\n", "gc_sweep_s must be a positive"),
 ])
 def test_file_errors_name_the_key(tmp_path, text, words):
     path = tmp_path / "bad.toml"
@@ -59,6 +61,7 @@ def test_file_errors_name_the_key(tmp_path, text, words):
     ("MEDIACORE_ALLOW_PLAIN_WS", "maybe", "true or false"),
     ("MEDIACORE_DEFAULT_RATE_PER_MINUTE", "cheap", "decimal"),
     ("MEDIACORE_RATE_LIMIT_PER_S", "fast", "a number"),
+    ("MEDIACORE_GC_FREEZE", "sometimes", "true or false"),
 ])
 def test_environment_errors_name_the_variable(name, value, words):
     with pytest.raises(ConfigError, match=words):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -161,8 +162,13 @@ def test_serve_first_start_accounts_health_metrics_and_sigterm(tmp_path, certs):
             for name in ("mediacore_active_calls 0.0", 'mediacore_active_streams{status="in-'
                          'progress"} 0.0', "mediacore_frames_sent_total",
                          "mediacore_callback_queue_depth", "mediacore_tick_lateness_seconds_"
-                         "bucket", 'mediacore_tick_lateness_seconds_bucket{le="0.005"}'):
+                         "bucket", 'mediacore_tick_lateness_seconds_bucket{le="0.005"}',
+                         "mediacore_gc_full_collections_total",
+                         "mediacore_gc_full_collection_longest_seconds"):
                 assert name in metrics, metrics
+            # serve freezes what survived its first full collection (gc_freeze is on)
+            frozen = re.search(r"^mediacore_gc_frozen_objects (\S+)$", metrics, re.M)
+            assert frozen and float(frozen.group(1)) > 10_000, metrics
         assert daemon.terminate() == 0
     finally:
         if daemon.proc.poll() is None:
