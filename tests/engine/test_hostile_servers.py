@@ -29,25 +29,41 @@ async def start_then(stream, ws, received, n=1):
     await received.read(stream, ws, until=enough)
 
 
-# -- frames ------------------------------------------------------------------------------------
-
-def test_binary_frames_get_an_error_and_the_stream_keeps_running(certs):
+def sends_then_keeps_running(certs, send, *, seconds: float = 1.0, **params):
+    """A server that reads the engine's start, sends `send` (wsproto events or raw bytes, one
+    write each; or `async send(stream, ws)`) and keeps reading: the stream is still in
+    progress `seconds` later and ends only at the engine's shutdown. Returns what the server
+    read (Received) and the scene."""
     got = Received()
 
     async def script(stream, ws):
         await start_then(stream, ws, got)
-        await stream.send_all(ws.send(BytesMessage(b"\x00\x01binary")))
+        if callable(send):
+            await send(stream, ws)
+        else:
+            for item in send:
+                await stream.send_all(item if isinstance(item, bytes) else ws.send(item))
         await got.read(stream, ws)
 
     async def main():
-        async with hostile(certs, script) as scene:
-            await trio.sleep(1.0)
+        async with hostile(certs, script, **params) as scene:
+            await trio.sleep(seconds)
             assert scene.get().status is StreamStatus.IN_PROGRESS
-        (error,) = got.events("error")
-        assert "binary" in error["error"]
-        assert len(got.media) >= 45
-        assert scene.final.stop_reason is StopReason.SHUTDOWN
-    run_mock(main)
+        return scene
+
+    scene = run_mock(main)
+    assert scene.final.stop_reason is StopReason.SHUTDOWN
+    return got, scene
+
+
+# -- frames ------------------------------------------------------------------------------------
+
+def test_binary_frames_get_an_error_and_the_stream_keeps_running(certs):
+    got, scene = sends_then_keeps_running(certs, [BytesMessage(b"\x00\x01binary")])
+    (error,) = got.events("error")
+    assert "binary" in error["error"]
+    assert len(got.media) >= 45
+    assert scene.final.stop_reason is StopReason.SHUTDOWN
 
 
 def test_a_text_frame_with_invalid_utf8_fails_the_connection_with_1007(certs):
@@ -280,41 +296,19 @@ def test_half_close_by_the_server_is_an_abnormal_close(certs, tls):
 
 
 def test_fragmented_message_with_a_ping_between_the_fragments(certs):
-    got = Received()
-
-    async def script(stream, ws):
-        await start_then(stream, ws, got)
-        text = '{"event":"sendDTMF","dtmf":"9x"}'
-        await stream.send_all(ws.send(TextMessage(text[:10], message_finished=False)))
-        await stream.send_all(ws.send(Ping(b"between")))
-        await stream.send_all(ws.send(TextMessage(text[10:20], message_finished=False)))
-        await stream.send_all(ws.send(Ping(b"again")))
-        await stream.send_all(ws.send(TextMessage(text[20:], message_finished=True)))
-        await got.read(stream, ws)
-
-    async def main():
-        async with hostile(certs, script, bidirectional=True) as scene:
-            await trio.sleep(1)
-        (error,) = got.events("error")
-        assert "'x'" in error["error"]
-        assert got.pongs == [b"between", b"again"]
-    run_mock(main)
+    text = '{"event":"sendDTMF","dtmf":"9x"}'
+    got, _ = sends_then_keeps_running(certs, [
+        TextMessage(text[:10], message_finished=False), Ping(b"between"),
+        TextMessage(text[10:20], message_finished=False), Ping(b"again"),
+        TextMessage(text[20:], message_finished=True)], bidirectional=True)
+    (error,) = got.events("error")
+    assert "'x'" in error["error"]
+    assert got.pongs == [b"between", b"again"]
 
 
 def test_unsolicited_pong_is_ignored(certs):
-    got = Received()
-
-    async def script(stream, ws):
-        await start_then(stream, ws, got)
-        await stream.send_all(ws.send(Pong(b"hi")))
-        await got.read(stream, ws)
-
-    async def main():
-        async with hostile(certs, script) as scene:
-            await trio.sleep(1)
-            assert scene.get().status is StreamStatus.IN_PROGRESS
-        assert got.events("error") == []
-    run_mock(main)
+    got, _ = sends_then_keeps_running(certs, [Pong(b"hi")])
+    assert got.events("error") == []
 
 
 class EventsPerStep(trio.abc.Instrument):
@@ -358,26 +352,17 @@ def test_a_flood_of_10000_messages_does_not_hold_the_event_loop(certs, kind, mon
     """10,000 small messages in one burst (about 150 KB, several reads): the engine answers
     every one, and between them the ticker and the other forks run (before the fix the
     reader handled the whole burst in one step: 250 ms without a tick)."""
-    got = Received()
     steps = EventsPerStep(monkeypatch)
     one = {"errors": TextMessage("{bad"), "ignored": TextMessage('{"event":"nope"}'),
            "pings": Ping(b"p"), "playAudio": TextMessage(PLAY_20_MS)}[kind]
 
-    async def script(stream, ws):
-        await start_then(stream, ws, got)
-        burst = b"".join(ws.send(one) for _ in range(10_000))
+    async def burst(stream, ws):
+        data = b"".join(ws.send(one) for _ in range(10_000))
         trio.lowlevel.add_instrument(steps)
-        await stream.send_all(burst)
-        await got.read(stream, ws)
+        await stream.send_all(data)
 
-    async def main():
-        async with hostile(certs, script, bidirectional=kind == "playAudio") as scene:
-            await trio.sleep(2)
-            assert scene.get().status is StreamStatus.IN_PROGRESS
-        trio.lowlevel.remove_instrument(steps)
-        return scene
-
-    scene = run_mock(main)
+    got, scene = sends_then_keeps_running(certs, burst, seconds=2,
+                                          bidirectional=kind == "playAudio")
     assert steps.most == 1
     if kind == "errors":
         errors = got.events("error")
