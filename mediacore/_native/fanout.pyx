@@ -99,18 +99,20 @@ _WOULD_BLOCK = (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError, In
 
 # Every writer encodes into this one buffer: the kernel (or OpenSSL) copies a frame out before
 # the next writer encodes, and one buffer stays in cache where one per fork would be cold
-# again every tick. The few bytes a write leaves behind are copied out (`pending()`). It only
-# grows outside fan_out (Python code run from a write could attach a writer mid-loop).
+# again every tick. The few bytes a write leaves behind are copied out (`pending()`).
+# It may be reallocated wherever Python code runs: by a writer attached from Python code that
+# a write or a log callback runs, or by another thread's engine while this thread's stdlib TLS
+# write has released the GIL. So a tick holds a pointer into it only between reading
+# `_scratch` and the first point where Python code can run (DirectWriter._tick).
 cdef uint8_t *_scratch = NULL
 cdef Py_ssize_t _scratch_cap = 0
 cdef Py_ssize_t _scratch_need = 0
-cdef bint _fanning_out = False
 
 
 cdef int _grow_scratch() except -1:
     global _scratch, _scratch_cap
     cdef uint8_t *buf
-    if _scratch_need > _scratch_cap and not _fanning_out:
+    if _scratch_need > _scratch_cap:
         buf = <uint8_t*>PyMem_Realloc(_scratch, _scratch_need)
         if buf == NULL:
             raise MemoryError()
@@ -322,14 +324,15 @@ cdef class DirectWriter:
         cdef ssize_t got
         cdef object frame = None
         cdef int err, status
-        cdef uint8_t *buf = _scratch
-        # a writer attached during this fan_out may find the buffer not grown yet: its encode
-        # then fails for want of room, and its fork fails alone
-        _direct(&d, <char*>buf, min(self._cap, _scratch_cap))
+        cdef uint8_t *buf
+        # dropping the last tick's error can free a traceback and run finalizers (Python
+        # code): done before the buffer is read (see _scratch)
         if self._pending is not None:
             self._pending = None
         self.error = None
         self.encoded = self.written = 0
+        buf = _scratch
+        _direct(&d, <char*>buf, min(self._cap, _scratch_cap))
         try:
             if self._track == _BOTH:
                 n = self._enc._tick(&d, 0, ts_ms, si, so)
@@ -356,6 +359,8 @@ cdef class DirectWriter:
             if status == MC_TLS_WRITTEN:
                 r = n
             elif status != MC_TLS_WOULD_BLOCK:
+                # the unsent frame is copied out before take_error runs Python code
+                self._pending = PyBytes_FromStringAndSize(<char*>buf, n)
                 self.error = self._tls.take_error()
         elif self._tls_write is not None:
             # the stdlib's write releases the GIL: another thread's engine could run fan_out
@@ -370,8 +375,8 @@ cdef class DirectWriter:
         else:
             self.error = OSError("the connection is not attached")
         self.written = r
-        if r < n:  # before any Python code runs (the log's callback, the fork's code)
-            if frame is not None:
+        if r < n and self._pending is None:  # before any Python code runs (the log's
+            if frame is not None:               # callback, the fork's code)
                 self._pending = frame[r:]
             else:
                 self._pending = PyBytes_FromStringAndSize(<char*>buf + r, n - r)
@@ -433,12 +438,10 @@ def fan_out(list writers not None, int64_t ts_ms, inbound, outbound):
 
 cdef object fan_out_c(list writers, int64_t ts_ms, object inbound, object outbound):
     """`fan_out` for C callers (calltick.pyx): no argument parsing, no module look-up."""
-    global _fanning_out
     cdef Py_buffer si, so
     cdef Py_ssize_t i = 0
     cdef DirectWriter w
     cdef list slow = None
-    cdef bint outer = not _fanning_out
     if writers is None:
         raise TypeError("writers must be a list, not None")
     _grow_scratch()
@@ -446,7 +449,6 @@ cdef object fan_out_c(list writers, int64_t ts_ms, object inbound, object outbou
     try:
         get_bytes(outbound, &so)
         try:
-            _fanning_out = True
             # the first writers' lines, then each step asks for the next ones
             _warm(writers, -3)
             _warm(writers, -2)
@@ -466,8 +468,6 @@ cdef object fan_out_c(list writers, int64_t ts_ms, object inbound, object outbou
                     slow = []
                 slow.append(w)
         finally:
-            if outer:
-                _fanning_out = False
             PyBuffer_Release(&so)
     finally:
         PyBuffer_Release(&si)

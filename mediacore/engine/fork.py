@@ -361,7 +361,11 @@ class Fork:
                 self.queue.clear()
                 self.queued_media = 0
                 self.engine._ended(self, why, error)
-            self.w.release()  # no cycle left: the fork is freed as soon as it is dropped
+            # no cycle left, so the fork is freed as soon as it is dropped: its writer points
+            # back at it, and a queued or half-written control message is a closure over it
+            self.w.release()
+            self.queue.clear()
+            self.inflight.clear()
 
     def _timed_out(self) -> None:
         self._stop(StreamInput.TIMEOUT)
