@@ -45,6 +45,7 @@ from mediacore.engine.timers import Timers
 from mediacore.engine.lifecycle import StreamInput, StreamStatus, next_state
 from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
 from mediacore.engine.playout import PlaybackFull
+from mediacore.engine.report_budget import ReportBudget
 from mediacore.engine.transport import ConnectError, client_tls_context, resolve
 from mediacore.wire import Checkpoint, Clear, ClearAudio, Mark, PlayAudio, SendDtmf, Stop
 from mediacore.wire.profile import check_dtmf_digit
@@ -71,7 +72,8 @@ class _Record:
     """What the engine keeps about one stream (the fork holds the live counters)."""
 
     __slots__ = ("stream_id", "call", "account_id", "params", "status", "stop_reason",
-                 "error", "created_at", "start_time", "end_time", "fork", "final_counts")
+                 "error", "created_at", "start_time", "end_time", "fork", "final_counts",
+                 "reports")
 
     def __init__(self, stream_id, call, account_id, params, created_at):
         self.stream_id = stream_id
@@ -86,6 +88,7 @@ class _Record:
         self.end_time = None
         self.fork: Fork | None = None
         self.final_counts = (0, 0, 0)
+        self.reports: ReportBudget | None = None  # from its first played or cleared report
 
 
 class Engine:
@@ -374,8 +377,24 @@ class Engine:
         record = self._streams.get(fork.stream_id)
         for name in names:
             fork.send_control(lambda n=name: fork.profile.played(n))
-            if record is not None:
+            if record is not None and self._may_report(fork, record):
                 self._emit(CheckpointPlayed(self._snapshot(record), name))
+
+    def _may_report(self, fork: Fork, record: _Record) -> bool:
+        """Whether a checkpoint played or a clear is within the stream's budget of events
+        (report_budget.py); when it is not, the server is told, at most once a second."""
+        now = trio.current_time()
+        if record.reports is None:
+            record.reports = ReportBudget(now)
+        budget = record.reports
+        if budget.take(now):
+            return True
+        if budget.warn_now(now):
+            log.warning("stream %s: %d checkpoints played and clears not reported (over "
+                        "the budget)", record.stream_id, budget.suppressed)
+            fork.send_control(lambda n=budget.suppressed: fork.profile.error(
+                ReportBudget.message(n)))
+        return False
 
     # -- what forks report --------------------------------------------------------------------
 
@@ -440,7 +459,9 @@ class Engine:
         elif isinstance(event, (ClearAudio, Clear)):
             voided = playout.clear()
             fork.send_control(lambda: fork.profile.cleared(voided))
-            self._emit(AudioCleared(self.get(fork.stream_id)))
+            record = self._streams.get(fork.stream_id)
+            if record is not None and self._may_report(fork, record):
+                self._emit(AudioCleared(self._snapshot(record)))
 
 
 def _track(track: str) -> int:

@@ -9,7 +9,7 @@ import json
 import pytest
 import trio
 
-from mediacore.engine.events import AudioCleared, DtmfRequested
+from mediacore.engine.events import AudioCleared, CheckpointPlayed, DtmfRequested
 from mediacore.engine.lifecycle import StreamStatus
 from tests.engine.conftest import run_mock
 from tests.engine.servers import Received, hostile
@@ -187,10 +187,53 @@ def test_a_clear_flood_is_answered_in_order_and_playback_continues(certs, protoc
                          "media": {"payload": base64.b64encode(bytes(1600)).decode()}}))
     messages = [media, mark % 0] + [clear] * 2_000 + [media, mark % 1]
     errors, got, scene = run_messages(certs, messages, protocol=protocol, seconds=2.0)
-    assert errors == []
     if protocol == "plivo":
         assert len(got.events("clearedAudio")) == 2_000
         assert [m["name"] for m in got.events("playedStream")] == ["m1"]
     else:  # m0 echoed by the first clear (voided), m1 played
         assert [m["mark"]["name"] for m in got.events("mark")] == ["m0", "m1"]
-    assert sum(isinstance(e, AudioCleared) for e in scene.events) == 2_000
+    # every clear is answered; events (status callbacks) only within the stream's budget:
+    # 1,000 at once, then 100 a second (report_budget.py), and the server is told
+    cleared = sum(isinstance(e, AudioCleared) for e in scene.events)
+    assert 1_000 <= cleared <= 1_000 + 100 * 2.5
+    assert 1 <= len(errors) <= 3
+    assert all(e.startswith("too many checkpoints played and clears: at most 1000 at once")
+               for e in errors)
+
+
+def test_reports_beyond_the_budget_are_not_emitted_and_the_budget_refills(certs):
+    """1,500 clears in one write, then after 10 quiet seconds 300 more, then a checkpoint:
+    the first 1,000 (and what the budget regains while the burst is read) are reported, the
+    rest not, with one error naming how many; ten seconds later the budget is full again, so
+    the 300 clears and the checkpoint are all reported."""
+    got = Received()
+    clear = '{"event": "clearAudio"}'
+
+    async def script(stream, ws):
+        from wsproto.events import TextMessage
+        await got.read(stream, ws, until=lambda m: m["event"] == "start")
+        await stream.send_all(b"".join(ws.send(TextMessage(clear)) for _ in range(1_500)))
+        await got.read(stream, ws, until=lambda m: len(got.events("clearedAudio")) == 1_500)
+        await trio.sleep(10)
+        await stream.send_all(b"".join(ws.send(TextMessage(clear)) for _ in range(300)))
+        await stream.send_all(ws.send(TextMessage(
+            '{"event": "checkpoint", "name": "after"}')))
+        await got.read(stream, ws)
+
+    async def main():
+        async with hostile(certs, script, bidirectional=True) as scene:
+            with trio.fail_after(30):
+                while not got.events("playedStream"):
+                    await trio.sleep(0.1)
+        return scene
+
+    scene = run_mock(main)
+    assert len(got.events("clearedAudio")) == 1_800
+    assert [m["name"] for m in got.events("playedStream")] == ["after"]
+    assert [m["error"] for m in got.events("error")] == [
+        "too many checkpoints played and clears: at most 1000 at once and 100 a second are "
+        "reported as status callbacks, and this stream's are over that (1 not reported so "
+        "far; the playedStream and clearedAudio replies are still sent)"]
+    assert [e.name for e in scene.events if isinstance(e, CheckpointPlayed)] == ["after"]
+    cleared = sum(isinstance(e, AudioCleared) for e in scene.events)
+    assert 1_000 <= cleared - 300 < 1_100  # the burst's: what the budget had, and regained
