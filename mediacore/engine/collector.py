@@ -1,10 +1,12 @@
 """Full garbage collections that do not grow with the number of streams.
 
 Why: CPython's full collection walks every object the collector tracks, holding the GIL, and
-no tick runs meanwhile. With 1,100 wss forks the process holds ~170,000 such objects (a fork's
+no tick runs meanwhile. With 1,100 wss forks the process holds ~150,000 such objects (a fork's
 tasks, coroutines, cancel scopes, its WebSocket state): a full collection stops the media
-clock for 116-159 ms, and CPython runs one whenever a quarter more objects have survived since
-the last, every few hundred new streams on a busy daemon.
+clock for about 100 ms. CPython runs one whenever a quarter more objects have survived since
+the last. Streams that end free their objects at once (they leave no cycle), so steady churn
+alone brings none; a process that grows, or whose other code (store, HTTP, the embedding
+application) keeps objects, does.
 
 How: right after a full collection every tracked object is alive (the younger generations were
 merged into the one collected, and the garbage is gone). `gc.freeze()` then moves them all out
