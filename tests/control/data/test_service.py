@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from mediacore.engine import InvalidParameter, NotFound, UrlPolicy
 from tests.control.data.receiver import Receiver
 from tests.control.data.test_callbacks import plivo_v3_valid
 from tests.engine.helpers import LOOPBACK, serving
+from tests.engine.servers import receive_all
 
 CALLBACKS_LOOPBACK = UrlPolicy.allowing("127.0.0.0/8")
 
@@ -25,12 +27,13 @@ def run(fn):
 
 
 @contextlib.asynccontextmanager
-async def control_plane(certs, db_path, receiver, *, server=None, **kwargs):
-    """(control, ws server, engine): control running, receiver serving."""
+async def control_plane(certs, db_path, receiver, *, behaviour=None, **kwargs):
+    """(control, ws server, engine): control running, receiver serving; the WebSocket server
+    records what it gets, or acts out `behaviour(conn, ws)`."""
     store = open_store(f"sqlite:///{db_path}", threads=0)
     async with trio.open_nursery() as outer:
         await outer.start(receiver.serve)
-        async with serving(certs) as (ws_server, engine):
+        async with serving(certs, behaviour) as (ws_server, engine):
             control = ControlPlane(engine, store, callback_policy=CALLBACKS_LOOPBACK,
                                    checkpoint_interval_s=10.0, **kwargs)
             async with trio.open_nursery() as nursery:
@@ -101,6 +104,58 @@ def test_a_stream_is_persisted_reported_and_billed(certs, tmp_path):
             page, total = await control.list_streams(account, "call-1", status="stopped",
                                                      limit=20, offset=0)
             assert total == 1 and page[0] == ended
+
+    run(main)
+
+
+def test_a_clear_flood_gets_callbacks_within_the_budget_and_delays_no_other_stream(
+        certs, tmp_path):
+    """A bidirectional stream's server sends 3,000 clearAudio at once: every one is answered,
+    but ClearedAudio callbacks only within the stream's budget (1,000 at once, 100 a second:
+    mediacore/engine/report_budget.py; there were 3,000 before it), and the other stream's
+    StopStream callback still comes at once."""
+    receiver = Receiver()
+
+    async def behaviour(conn, ws):
+        if conn.path == "/flood":
+            conn.messages.append(json.loads(await ws.get_message()))  # start
+            for _ in range(3_000):
+                await ws.send_message('{"event": "clearAudio"}')
+        await receive_all(conn, ws)
+
+    async def main():
+        async with control_plane(certs, tmp_path / "m.db", receiver,
+                                 behaviour=behaviour) as (control, ws, engine):
+            account, _ = await control.create_account()
+            engine.open_call("call-1", format="audio/x-mulaw;rate=8000")
+            await control.attach_call(account, "call-1")
+            fields = await stream_fields(ws, receiver)
+            flood = (await control.start_stream(account, "call-1", {
+                **fields, "service_url": fields["service_url"].replace("/agent", "/flood"),
+                "bidirectional": "true"}))["stream_id"]
+            other = (await control.start_stream(account, "call-1", fields))["stream_id"]
+            began = trio.current_time()
+            with trio.fail_after(30):
+                while sum(len(c.events("clearedAudio")) for c in ws.connections) < 3_000:
+                    await trio.sleep(0.1)
+            await control.stop_stream(account, "call-1", other)
+            stopped_at = trio.current_time()
+
+            def events(stream_id, name):
+                return [r for r in receiver.requests
+                        if r.fields["StreamID"] == stream_id and r.fields["Event"] == name]
+
+            with trio.fail_after(30):
+                while not events(other, "StopStream"):
+                    await receiver.wait_for(len(receiver.requests) + 1)
+            assert trio.current_time() - stopped_at < 1.0
+            cleared = len(events(flood, "ClearedAudio"))
+            assert 1_000 <= cleared <= 1_000 + 100 * (trio.current_time() - began) + 1
+            flood_conn = next(c for c in ws.connections if c.path == "/flood")
+            assert [e["error"] for e in flood_conn.events("error")][0].startswith(
+                "too many checkpoints played and clears")
+            rows = await control.store.get_stream(flood)
+            assert rows["status"] == "in-progress"
 
     run(main)
 
