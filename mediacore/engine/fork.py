@@ -88,7 +88,10 @@ RECONNECT_CAP_S = 10.0
 # this long; one that drops sooner counts as another attempt of the same outage
 RECONNECT_STABLE_S = 10.0
 STOP_GRACE_S = 2.0
-CONNECT_TIMEOUT_S = 10.0  # TCP connect and TLS handshake, per attempt
+CONNECT_TIMEOUT_S = 10.0  # TCP connect and TLS handshake, per attempt, on the network
+# the same attempt, with the time its handshake steps waited for the engine's idle time
+# (idle_gate.py): an engine too busy to run a handshake ends it here
+CONNECT_LIMIT_S = 60.0
 CLOSE_WAIT_S = 1.0
 SEND_BUFFER_BYTES = 64 * 1024
 BATCH_BYTES = 64 * 1024
@@ -437,12 +440,17 @@ class Fork:
         host, _target, port, tls = request_target(url)
         ctx = self.engine.ssl_context if tls else None
         try:
-            with trio.fail_after(CONNECT_TIMEOUT_S):
-                conn = await open_connection(urlsplit(url).hostname or "", port,
-                                             policy=self.engine.policy, ssl_context=ctx,
-                                             gate=self.engine.idle_gate)
+            with trio.fail_after(CONNECT_LIMIT_S):
+                with trio.CancelScope(
+                        deadline=trio.current_time() + CONNECT_TIMEOUT_S) as network:
+                    conn = await open_connection(urlsplit(url).hostname or "", port,
+                                                 policy=self.engine.policy, ssl_context=ctx,
+                                                 gate=self.engine.idle_gate, timeout=network)
+                if network.cancelled_caught:
+                    raise ConnectError("tcp", f"no connection within {CONNECT_TIMEOUT_S:g} s")
         except trio.TooSlowError:
-            raise ConnectError("tcp", f"no connection within {CONNECT_TIMEOUT_S:g} s") from None
+            raise ConnectError("tcp", f"no connection within {CONNECT_LIMIT_S:g} s: the engine "
+                                      f"was too busy to run the handshake") from None
         try:
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
             headers = upgrade_headers(url, self.params.header_pairs, self.auth_token)

@@ -149,10 +149,11 @@ async def _connect_tcp(family, type_, proto, addr) -> socket.socket:
         raise
 
 
-async def _tls_handshake(tls, sock: socket.socket, gate: IdleGate | None) -> None:
+async def _tls_handshake(tls, sock: socket.socket, gate: IdleGate | None,
+                         timeout: trio.CancelScope | None) -> None:
     while True:
         if gate is not None:
-            await gate.turn()  # the crypto runs in the media clock's idle time
+            await gate.turn(timeout)  # the crypto runs in the media clock's idle time
         try:
             tls.do_handshake()
             return
@@ -169,17 +170,19 @@ async def _tls_handshake(tls, sock: socket.socket, gate: IdleGate | None) -> Non
 
 async def open_connection(host: str, port: int, *, policy: UrlPolicy,
                           ssl_context=None,
-                          gate: IdleGate | None = None) -> Connection:
+                          gate: IdleGate | None = None,
+                          timeout: trio.CancelScope | None = None) -> Connection:
     """Resolve (checking every address against the policy), connect, and run the TLS
     handshake when `ssl_context` (see `client_tls_context`) is given, each step through
-    `gate` (see idle_gate.py).
+    `gate` (see idle_gate.py); `timeout`, the scope of the caller's connect timeout, does not
+    run while a step waits there.
     Raises ConnectError naming the stage, or InvalidParameter when the host resolves only to
     refused addresses."""
     last: ConnectError | None = None
     if gate is not None:
         # a burst of new streams each runs its first steps (resolve, socket, connect) at once:
         # in the idle time too, so a thousand of them do not make one long step
-        await gate.turn()
+        await gate.turn(timeout)
     for family, type_, proto, addr in await resolve(host, port, policy):
         try:
             sock = await _connect_tcp(family, type_, proto, addr)
@@ -195,7 +198,7 @@ async def open_connection(host: str, port: int, *, policy: UrlPolicy,
                                                      do_handshake_on_connect=False)
             else:
                 tls = ssl_context.connection(sock, host)
-            await _tls_handshake(tls, sock, gate)
+            await _tls_handshake(tls, sock, gate, timeout)
         except ssl.SSLCertVerificationError as exc:
             _close(sock)
             raise ConnectError("tls", f"certificate verification failed: "

@@ -1,6 +1,7 @@
 """Connection faults (SPEC §3.4) against real servers, on MockClock with exact times."""
 
 import json
+import math
 
 import pytest
 import trio
@@ -309,6 +310,58 @@ def test_a_server_that_never_answers_the_tls_handshake_times_out_per_attempt(cer
         # three attempts of 10 s, with 1 s and 2 s between them
         assert lasted(final) == pytest.approx(33.0, abs=1e-5)
         assert final.error == "tcp: no connection within 10 s"
+    run_mock(main)
+
+
+def hold_gate_closed(engine, until: float) -> None:
+    """The engine has no idle time for handshake steps until Trio time `until` (its ticks'
+    work takes the whole period): the gate stays shut (idle_gate.py)."""
+    gate = engine.idle_gate
+    real_open = gate.open
+
+    def open_(until_next: float) -> None:
+        if trio.current_time() < until:
+            gate.open_until = -math.inf
+        else:
+            real_open(until_next)
+    gate.open = open_
+    gate.open_until = -math.inf
+
+
+def test_time_waiting_for_the_engines_idle_time_is_not_the_servers_connect_timeout(certs):
+    """The first attempt's handshake waits 30 s for the engine's idle time, then the server
+    never answers: that attempt ends 10 s of network time later (at 40 s, not at 10 s with
+    the handshake abandoned before it began), and the retries keep SPEC §3.4's timing."""
+    async def main():
+        listener = trio.socket.socket()
+        with listener:
+            await listener.bind(("127.0.0.1", 0))
+            listener.listen()  # accepts TCP (backlog) but never speaks TLS
+            port = listener.getsockname()[1]
+            async with engine_for(certs) as engine:
+                open_call(engine)
+                hold_gate_closed(engine, until=trio.current_time() + 30)
+                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{port}/"})
+                final = await wait_ended(engine, s.stream_id)
+        # 30 s (to the first tick after them) + 10 s, then 1 s, 10 s, 2 s, 10 s
+        assert lasted(final) == pytest.approx(63.0, abs=0.021)
+        assert final.error == "tcp: no connection within 10 s"
+    run_mock(main)
+
+
+def test_an_engine_too_busy_to_run_a_handshake_gives_up_each_attempt_after_60_s(certs):
+    async def main():
+        async with serving(certs) as (server, engine):
+            open_call(engine)
+            hold_gate_closed(engine, until=math.inf)
+            s = await engine.start_stream("call-1", {
+                "service_url": f"wss://127.0.0.1:{server.port}/"})
+            final = await wait_ended(engine, s.stream_id, limit_s=200)
+            assert server.connections == []
+        assert lasted(final) == pytest.approx(60 + 1 + 60 + 2 + 60, abs=1e-5)
+        assert final.status is StreamStatus.FAILED
+        assert final.error == ("tcp: no connection within 60 s: the engine was too busy to "
+                               "run the handshake")
     run_mock(main)
 
 

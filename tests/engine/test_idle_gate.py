@@ -118,3 +118,43 @@ def test_a_waiter_that_gives_up_leaves_the_line_and_the_others_still_go():
         assert passed == [0, 2, 4]
         assert not gate._waiters
     run_mock(main)
+
+
+def test_time_waiting_at_the_gate_does_not_run_a_timeout():
+    """A step given a 10 ms timeout waits 50 ms at the closed gate: the timeout's deadline
+    moves on by those 50 ms, so it still has its 10 ms after the gate."""
+    async def main():
+        gate = IdleGate()
+        gate.open(trio.current_time())  # closed
+        t0 = trio.current_time()
+        reached = False
+
+        async def opener():
+            await trio.sleep(0.050)
+            gate.open(trio.current_time() + 0.010)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(opener)
+            with trio.CancelScope(deadline=t0 + 0.010) as timeout:
+                await gate.turn(timeout)
+                assert trio.current_time() == pytest.approx(t0 + 0.050)
+                assert timeout.deadline == pytest.approx(t0 + 0.060)
+                await trio.sleep(0.009)
+                reached = True
+                await trio.sleep(0.002)
+        assert reached and timeout.cancelled_caught
+        assert trio.current_time() == pytest.approx(t0 + 0.060)
+    run_mock(main)
+
+
+def test_a_step_cancelled_while_waiting_leaves_its_timeout_as_it_was_plus_the_wait():
+    async def main():
+        gate = IdleGate()
+        gate.open(trio.current_time())  # closed
+        t0 = trio.current_time()
+        timeout = trio.CancelScope(deadline=t0 + 10)
+        with trio.move_on_after(0.030):  # an outer limit ends the wait
+            await gate.turn(timeout)
+        assert timeout.deadline == pytest.approx(t0 + 10.030)
+        assert not gate._waiters
+    run_mock(main)
