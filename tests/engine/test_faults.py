@@ -296,23 +296,6 @@ def test_reconnect_waits_the_jittered_backoff_exactly(certs):
     run_mock(main)
 
 
-def test_a_server_that_never_answers_the_tls_handshake_times_out_per_attempt(certs):
-    async def main():
-        listener = trio.socket.socket()
-        with listener:
-            await listener.bind(("127.0.0.1", 0))
-            listener.listen()  # accepts TCP (backlog) but never speaks TLS
-            port = listener.getsockname()[1]
-            async with engine_for(certs) as engine:
-                open_call(engine)
-                s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{port}/"})
-                final = await wait_ended(engine, s.stream_id)
-        # three attempts of 10 s, with 1 s and 2 s between them
-        assert lasted(final) == pytest.approx(33.0, abs=1e-5)
-        assert final.error == "tcp: no connection within 10 s"
-    run_mock(main)
-
-
 def hold_gate_closed(engine, until: float) -> None:
     """The engine has no idle time for handshake steps until Trio time `until` (its ticks'
     work takes the whole period): the gate stays shut (idle_gate.py)."""
@@ -328,25 +311,39 @@ def hold_gate_closed(engine, until: float) -> None:
     gate.open_until = -math.inf
 
 
-def test_time_waiting_for_the_engines_idle_time_is_not_the_servers_connect_timeout(certs):
-    """The first attempt's handshake waits 30 s for the engine's idle time, then the server
-    never answers: that attempt ends 10 s of network time later (at 40 s, not at 10 s with
-    the handshake abandoned before it began), and the retries keep SPEC §3.4's timing."""
+def to_a_server_that_never_speaks_tls(certs, *, gate_closed_s: float = 0.0):
+    """A wss stream to a server that accepts TCP (backlog) but never speaks TLS, the engine's
+    gate held shut for the first `gate_closed_s`; returns the stream as it ended."""
     async def main():
         listener = trio.socket.socket()
         with listener:
             await listener.bind(("127.0.0.1", 0))
-            listener.listen()  # accepts TCP (backlog) but never speaks TLS
+            listener.listen()
             port = listener.getsockname()[1]
             async with engine_for(certs) as engine:
                 open_call(engine)
-                hold_gate_closed(engine, until=trio.current_time() + 30)
+                if gate_closed_s:
+                    hold_gate_closed(engine, until=trio.current_time() + gate_closed_s)
                 s = await engine.start_stream("call-1", {"service_url": f"wss://127.0.0.1:{port}/"})
-                final = await wait_ended(engine, s.stream_id)
-        # 30 s (to the first tick after them) + 10 s, then 1 s, 10 s, 2 s, 10 s
-        assert lasted(final) == pytest.approx(63.0, abs=0.021)
-        assert final.error == "tcp: no connection within 10 s"
-    run_mock(main)
+                return await wait_ended(engine, s.stream_id)
+    return run_mock(main)
+
+
+def test_a_server_that_never_answers_the_tls_handshake_times_out_per_attempt(certs):
+    final = to_a_server_that_never_speaks_tls(certs)
+    # three attempts of 10 s, with 1 s and 2 s between them
+    assert lasted(final) == pytest.approx(33.0, abs=1e-5)
+    assert final.error == "tcp: no connection within 10 s"
+
+
+def test_time_waiting_for_the_engines_idle_time_is_not_the_servers_connect_timeout(certs):
+    """The first attempt's handshake waits 30 s for the engine's idle time, then the server
+    never answers: that attempt ends 10 s of network time later (at 40 s, not at 10 s with
+    the handshake abandoned before it began), and the retries keep SPEC §3.4's timing."""
+    final = to_a_server_that_never_speaks_tls(certs, gate_closed_s=30)
+    # 30 s (to the first tick after them) + 10 s, then 1 s, 10 s, 2 s, 10 s
+    assert lasted(final) == pytest.approx(63.0, abs=0.021)
+    assert final.error == "tcp: no connection within 10 s"
 
 
 def test_an_engine_too_busy_to_run_a_handshake_gives_up_each_attempt_after_60_s(certs):
