@@ -204,7 +204,7 @@ def test_a_clear_flood_is_answered_in_order_and_playback_continues(certs, protoc
 def test_reports_beyond_the_budget_are_not_emitted_and_the_budget_refills(certs):
     """1,500 clears in one write, then after 10 quiet seconds 300 more, then a checkpoint:
     the first 1,000 (and what the budget regains while the burst is read) are reported, the
-    rest not, with one error naming how many; ten seconds later the budget is full again, so
+    rest not, and the server is told; ten seconds later the budget is full again, so
     the 300 clears and the checkpoint are all reported."""
     got = Received()
     clear = '{"event": "clearAudio"}'
@@ -230,10 +230,15 @@ def test_reports_beyond_the_budget_are_not_emitted_and_the_budget_refills(certs)
     scene = run_mock(main)
     assert len(got.events("clearedAudio")) == 1_800
     assert [m["name"] for m in got.events("playedStream")] == ["after"]
-    assert [m["error"] for m in got.events("error")] == [
+    # told at the first report not made (and again at most once a second while they last:
+    # once, unless a loaded machine's reads spread the burst over more than a second)
+    errors = [m["error"] for m in got.events("error")]
+    assert errors[0] == (
         "too many checkpoints played and clears: at most 1000 at once and 100 a second are "
         "reported as status callbacks, and this stream's are over that (1 not reported so "
-        "far; the playedStream and clearedAudio replies are still sent)"]
+        "far; the playedStream and clearedAudio replies are still sent)")
+    assert all(e.startswith("too many checkpoints played and clears") for e in errors)
     assert [e.name for e in scene.events if isinstance(e, CheckpointPlayed)] == ["after"]
     cleared = sum(isinstance(e, AudioCleared) for e in scene.events)
-    assert 1_000 <= cleared - 300 < 1_100  # the burst's: what the budget had, and regained
+    # the burst's: the 1,000 the budget held, and the few it regained while the burst was read
+    assert 1_000 <= cleared - 300 < 1_200

@@ -148,7 +148,7 @@ def test_a_clear_flood_gets_callbacks_within_the_budget_and_delays_no_other_stre
             with trio.fail_after(30):
                 while not events(other, "StopStream"):
                     await receiver.wait_for(len(receiver.requests) + 1)
-            assert trio.current_time() - stopped_at < 1.0
+            assert trio.current_time() - stopped_at < 5.0  # (the fork's stop grace is 2 s)
             cleared = len(events(flood, "ClearedAudio"))
             assert 1_000 <= cleared <= 1_000 + 100 * (trio.current_time() - began) + 1
             flood_conn = next(c for c in ws.connections if c.path == "/flood")
