@@ -24,6 +24,7 @@ import httpx
 
 from benches.fanout import certs as certs_mod
 from benches.fanout.run import start_sink, stop_sink
+from benches.gc_pause import result_line
 
 PORT = 18_631
 
@@ -120,9 +121,7 @@ def main() -> None:
         try:
             for freeze in (False, True):
                 result = run(freeze, args.streams, args.churn_s, args.churn_rate, port, workdir)
-                print(f"gc_freeze={str(freeze).lower()}: " + ", ".join(
-                    f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
-                    for k, v in result.items()), flush=True)
+                print(result_line(f"gc_freeze={str(freeze).lower()}", result), flush=True)
         finally:
             stop_sink(sink)
 

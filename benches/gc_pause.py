@@ -137,6 +137,12 @@ async def churn(forks: int, port: int, ca_file: str, seconds: float, rate: float
             "p99 lateness <= ms": p99 * 1000, "max lateness ms (whole run)": max_late * 1000}
 
 
+def result_line(label: str, result: dict) -> str:
+    """One run's numbers on one line (also benches/daemon_churn.py's)."""
+    return f"{label}: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
+                                    for k, v in result.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--forks", type=int, default=1100)
@@ -155,9 +161,7 @@ def main() -> None:
                 with FullCollections(freeze=freeze, sweep_s=None):
                     result = trio.run(churn, args.forks, port, certs.ca_file, args.churn_s,
                                       args.churn_rate)
-                print(f"freeze={freeze}: " + ", ".join(
-                    f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
-                    for k, v in result.items()), flush=True)
+                print(result_line(f"freeze={freeze}", result), flush=True)
         finally:
             stop_sink(sink)
 
