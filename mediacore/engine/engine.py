@@ -40,7 +40,7 @@ from mediacore.engine.events import (AudioCleared, CheckpointPlayed, DtmfRequest
                                      StreamDegraded, StreamEnded, StreamReconnecting,
                                      StreamStarted)
 from mediacore.engine.fork import STOP_GRACE_S, Fork
-from mediacore.engine.idle_gate import HEADROOM_S, IdleGate
+from mediacore.engine.idle_gate import IdleGate
 from mediacore.engine.timers import Timers
 from mediacore.engine.lifecycle import StreamInput, StreamStatus, next_state
 from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
@@ -365,7 +365,7 @@ class Engine:
             # every call's frames to its forks, in C; Python runs where it must (calltick.pyx)
             tick_calls(self.calls, ts_ms, due * 1000, self._checkpoints, self._call_failed)
             # the tick's work is done: until just before the next tick, heavy steps may run
-            self.idle_gate.open(self.clock.due(tick + 1) - HEADROOM_S)
+            self.idle_gate.open(self.clock.due(tick + 1) - self.idle_gate.headroom_s)
 
     def _call_failed(self, call: Call, exc: Exception) -> None:
         log.error("call %s failed in a tick", call.call_id, exc_info=exc)

@@ -393,6 +393,9 @@ class Fork:
                 if not self.streamed:
                     if not delays:
                         return StreamInput.CONNECT_FAILED, reason
+                    # (no event for it: SPEC §3.4 reports only the final failure)
+                    log.info("stream %s: first connection failed (%s); retrying in %g s",
+                             self.stream_id, reason, delays[0])
                     await self._pause(delays.pop(0))
                     continue
                 if outage_attempts >= self.params.max_retries:

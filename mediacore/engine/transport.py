@@ -154,6 +154,7 @@ async def _tls_handshake(tls, sock: socket.socket, gate: IdleGate | None,
     while True:
         if gate is not None:
             await gate.turn(timeout)  # the crypto runs in the media clock's idle time
+        began = trio.current_time()
         try:
             tls.do_handshake()
             return
@@ -161,6 +162,9 @@ async def _tls_handshake(tls, sock: socket.socket, gate: IdleGate | None,
             writable = False
         except ssl.SSLWantWriteError:
             writable = True
+        finally:
+            if gate is not None:
+                gate.took(trio.current_time() - began)
         # waits outside the except clauses (see Connection.receive)
         if writable:
             await trio.lowlevel.wait_writable(sock)

@@ -1,14 +1,15 @@
 """The idle gate (idle_gate.py) on MockClock: heavy steps start only between the end of a
-tick's work and HEADROOM_S before the next tick; the engine's ticker opens it every tick."""
+tick's work and the gate's headroom before the next tick (HEADROOM_S until a step has been
+timed, then room for the steps it has timed); the engine's ticker opens it every tick."""
 
 from __future__ import annotations
 
 import pytest
 import trio
 
-from mediacore.engine.idle_gate import HEADROOM_S, IdleGate
+from mediacore.engine.idle_gate import HEADROOM_S, MIN_HEADROOM_S, STEP_DECAY, IdleGate
 from tests.engine.conftest import run_mock
-from tests.engine.helpers import engine_for
+from tests.engine.helpers import engine_for, serving
 
 
 def test_steps_wait_for_the_next_idle_window():
@@ -157,4 +158,45 @@ def test_a_step_cancelled_while_waiting_leaves_its_timeout_as_it_was_plus_the_wa
             await gate.turn(timeout)
         assert timeout.deadline == pytest.approx(t0 + 10.030)
         assert not gate._waiters
+    run_mock(main)
+
+
+def test_the_headroom_is_room_for_twice_the_longest_recent_step():
+    gate = IdleGate()
+    assert gate.headroom_s == HEADROOM_S            # nothing timed yet
+    gate.took(0.0004)
+    assert gate.headroom_s == MIN_HEADROOM_S        # 0.8 ms: the least
+    gate.took(0.002)
+    assert gate.headroom_s == pytest.approx(0.004)
+    gate.took(0.0001)                               # a short step: the longest one still counts
+    assert gate.headroom_s == pytest.approx(0.004 * STEP_DECAY)
+    gate.took(0.010)
+    assert gate.headroom_s == HEADROOM_S            # the most
+    # a slow step counts for less and less: after enough quick ones, the least again
+    steps = 0
+    while gate.headroom_s > MIN_HEADROOM_S:
+        gate.took(0.0)
+        steps += 1
+    assert steps == 99                              # 0.010 * 0.97**99 < 0.0005 <= .. **98
+
+
+def test_a_loaded_engine_still_admits_handshakes_once_it_has_timed_them(certs):
+    """The engine's TLS handshakes time their steps (zero on MockClock): after the first
+    connection, the window ends MIN_HEADROOM_S before the next tick instead of HEADROOM_S,
+    so an engine whose ticks take 16 of every 20 ms still has idle time for them."""
+    async def main():
+        async with serving(certs) as (server, engine):
+            gate = engine.idle_gate
+            assert gate.headroom_s == HEADROOM_S
+            engine.open_call("call-1")
+            s = await engine.start_stream("call-1", {
+                "service_url": f"wss://127.0.0.1:{server.port}/"})
+            while engine.get(s.stream_id).frames_sent == 0:
+                await trio.sleep(0.001)
+            assert gate.step_s == 0.0 and gate.headroom_s == MIN_HEADROOM_S
+            await trio.sleep(0.0205)  # past the next tick
+            start = engine.clock.start
+            ticks = (gate.open_until + MIN_HEADROOM_S - start) / 0.020
+            assert ticks == pytest.approx(round(ticks))
+            engine.stop_stream(s.stream_id)
     run_mock(main)

@@ -3,6 +3,7 @@ to the plan's core, writing into the plan's record (started by the harness)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 
@@ -14,6 +15,9 @@ from benches.fanout.limits import pin, raise_nofile, renice
 
 def main() -> int:
     name, plan = sys.argv[1], Plan.from_json(sys.argv[2])
+    # what the engine logs (a fork's failure, a retry) goes to the run's log for a post-mortem
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(relativeCreated)d ms %(name)s %(levelname)s %(message)s")
     raise_nofile()
     pin(plan.core)
     renice(plan.nice)
