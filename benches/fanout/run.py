@@ -12,6 +12,7 @@ import json
 import math
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -112,7 +113,8 @@ def progress_line(point: Point, path: str) -> str:
 
 
 def run_point(point: Point, certs: Certs, workdir: str,
-              progress: Callable[[str], None]) -> stats.RunSummary:
+              progress: Callable[[str], None], keep: str | None = None) -> stats.RunSummary:
+    """Run `point`; `keep`: a path to copy the run's record to (for lateness_parts.py)."""
     name = f"{point.client}-{point.transport}-{point.forks}"
     path = os.path.join(workdir, name + ".rec")
     rec.create(path, point.forks, point.frames, point.warmup, CLIENT_CORE)
@@ -142,6 +144,8 @@ def run_point(point: Point, certs: Certs, workdir: str,
         log.seek(0)
         log_tail = log.read()[-2000:]
     try:
+        if keep is not None and os.path.exists(path):
+            shutil.copyfile(path, keep)
         return summarize(point, path, report, log_tail)
     finally:  # tens of MB each in a ramp; the log stays for a post-mortem
         for leftover in (path, path + ".messages"):
