@@ -68,7 +68,11 @@ def main(argv=None) -> int:
               f"loss {summary.loss}, p99 {summary.p99_ms:.2f} ms, "
               f"CPU {summary.cpu_us_per_frame:.2f} µs/frame")
         if not os.path.exists(kept) or summary.frames_written == 0:
-            print("no frames written: nothing to split", file=sys.stderr)
+            log = os.path.join(workdir, f"{args.client}-{args.transport}-{args.forks}.log")
+            with open(log) as f:
+                tail = f.readlines()[-10:]
+            print(f"no frames written: nothing to split ({summary.first_gap}); the client's "
+                  f"log ends:\n" + "".join(tail), file=sys.stderr)
             return 1
         _, times = rec.read(kept)
     p = parts(times, point.warmup)
