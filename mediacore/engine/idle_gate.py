@@ -11,25 +11,27 @@ is read at each step, so a batch stops admitting steps once the idle time is use
 tick is then delayed by at most one step, whatever the burst; steps that find the gate
 closed wait for the next tick's idle time.
 
-The headroom is room for one step: twice the longest recent step (`took()` times each one;
-the longest decays by STEP_DECAY a step, so one slow step does not shut the gate for long),
-at least MIN_HEADROOM_S, at most HEADROOM_S (which holds until a step has been timed). A
-fixed 5 ms shut the gate for good once a tick's work took 15 ms: with 1,650 wss forks
-streaming on one core, the last hundred of a burst never got their turn and failed after a
-minute, although a handshake step takes well under a millisecond here. Time spent waiting here is the engine's, not the
-server's: a connect timeout given to `turn()` moves on by as much (with 1,500 wss forks
-streaming and 500 more connecting at once, the last handshakes waited past the 10 s connect
-timeout, were abandoned half done and started again, so the work already spent on them was
-lost and some streams failed). An engine so busy that its ticks leave no idle time admits no
-new handshakes; the fork's overall limit on a connection attempt ends those.
+The headroom is room for one step: twice the longest recent step (transport.py times the
+CPU part of each, the TCP connect and every TLS handshake step, with `took()`; the longest
+decays by STEP_DECAY a step, so one slow step does not shut the gate for long), at least
+MIN_HEADROOM_S, at most HEADROOM_S (which holds until a step has been timed). A fixed 5 ms
+shut the gate for good once a tick's work took 15 ms: with 1,650 wss forks streaming on one
+core, the last hundred of a burst never got their turn and failed after a minute, although
+a handshake step takes well under a millisecond here.
 
-Waiters are woken one at a time, in arrival order: `open()` wakes the first, and each step
-that is let through wakes the next before it runs, so the chain goes on for as long as the
-idle time lasts and stops with the first waiter that finds the gate closed again (it keeps
-its place at the front of the line). Waking
-every waiter at each tick instead cost ~1,000 task wake-ups per tick while 1,100 wss forks
-connected, a fifth of the engine's CPU, and slowed the handshakes it was pacing to ~100 per
-second, so that the last ones passed the 10 s connect timeout.
+Time spent waiting here is the engine's, not the server's: a connect timeout given to `turn()`
+moves on by as much (with 1,500 wss forks streaming and 500 more connecting at once, the last
+handshakes waited past the 10 s connect timeout, were abandoned half done and started again, so
+the work already spent on them was lost and some streams failed). An engine so busy that its
+ticks leave no idle time admits no new handshakes; the fork's overall limit on a connection
+attempt ends those.
+
+Waiters are woken one at a time, in arrival order: `open()` wakes the first, and each step that
+is let through wakes the next before it runs, so the chain goes on for as long as the idle time
+lasts and stops with the first waiter that finds the gate closed again (it keeps its place at
+the front of the line). Waking every waiter at each tick instead cost ~1,000 task wake-ups per
+tick while 1,100 wss forks connected, a fifth of the engine's CPU, and slowed the handshakes it
+was pacing to ~100 per second, so that the last ones passed the 10 s connect timeout.
 """
 
 from __future__ import annotations

@@ -129,12 +129,15 @@ async def resolve(host: str, port: int, policy: UrlPolicy, field: str = "service
     return admitted
 
 
-async def _connect_tcp(family, type_, proto, addr) -> socket.socket:
+async def _connect_tcp(family, type_, proto, addr, gate: IdleGate | None) -> socket.socket:
+    began = trio.current_time()
     sock = socket.socket(family, type_, proto)
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         err = sock.connect_ex(addr)
+        if gate is not None:  # the CPU part of the step the gate let through
+            gate.took(trio.current_time() - began)
         if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
             raise OSError(err, errno.errorcode.get(err, str(err)))
         if err:
@@ -189,7 +192,7 @@ async def open_connection(host: str, port: int, *, policy: UrlPolicy,
         await gate.turn(timeout)
     for family, type_, proto, addr in await resolve(host, port, policy):
         try:
-            sock = await _connect_tcp(family, type_, proto, addr)
+            sock = await _connect_tcp(family, type_, proto, addr, gate)
         except OSError as exc:
             last = ConnectError("tcp", f"cannot connect to {addr[0]} port {addr[1]}: "
                                        f"{exc.strerror or exc}")

@@ -180,17 +180,19 @@ def test_the_headroom_is_room_for_twice_the_longest_recent_step():
     assert steps == 99                              # 0.010 * 0.97**99 < 0.0005 <= .. **98
 
 
-def test_a_loaded_engine_still_admits_handshakes_once_it_has_timed_them(certs):
-    """The engine's TLS handshakes time their steps (zero on MockClock): after the first
-    connection, the window ends MIN_HEADROOM_S before the next tick instead of HEADROOM_S,
-    so an engine whose ticks take 16 of every 20 ms still has idle time for them."""
+@pytest.mark.parametrize("tls", [True, False], ids=["wss", "ws"])
+def test_a_loaded_engine_still_admits_handshakes_once_it_has_timed_them(certs, tls):
+    """The engine times its connection steps (the TCP connect, each TLS handshake step; zero
+    on MockClock): after the first connection, the window ends MIN_HEADROOM_S before the next
+    tick instead of HEADROOM_S, so an engine whose ticks take 16 of every 20 ms still has idle
+    time for them."""
     async def main():
-        async with serving(certs) as (server, engine):
+        async with serving(certs, tls=tls) as (server, engine):
             gate = engine.idle_gate
             assert gate.headroom_s == HEADROOM_S
             engine.open_call("call-1")
             s = await engine.start_stream("call-1", {
-                "service_url": f"wss://127.0.0.1:{server.port}/"})
+                "service_url": f"{'wss' if tls else 'ws'}://127.0.0.1:{server.port}/"})
             while engine.get(s.stream_id).frames_sent == 0:
                 await trio.sleep(0.001)
             assert gate.step_s == 0.0 and gate.headroom_s == MIN_HEADROOM_S
