@@ -10,6 +10,10 @@
 - `mediacore_callback_queue_depth`: status callbacks in the outbox not yet delivered.
 - `mediacore_tick_lateness_seconds`: how late the media clock's ticks started, a histogram
   with the engine clock's buckets (0.5 ms to 1 s, and +Inf), its sum and count.
+- `mediacore_handshakes_waiting`, `mediacore_idle_headroom_seconds`: connection steps waiting
+  for the media clock's idle time, and how long before each tick that idle time ends
+  (mediacore/engine/idle_gate.py); handshakes that keep waiting mean an engine too busy to
+  admit new streams.
 - `mediacore_gc_full_collections_total`, `mediacore_gc_full_collection_longest_seconds`,
   `mediacore_gc_frozen_objects`: full garbage collections (the media clock stops during one)
   and what `gc_freeze` keeps out of them; present when the process installed FullCollections
@@ -82,6 +86,11 @@ class EngineCollector:
                                          for bound, n in stats.cumulative_buckets()],
                             sum_value=stats.total_lateness_s)
         yield lateness
+        gate = self.engine.idle_gate
+        yield GaugeMetricFamily("mediacore_handshakes_waiting", "Connection steps waiting for "
+                                "the media clock's idle time", value=gate.waiting)
+        yield GaugeMetricFamily("mediacore_idle_headroom_seconds", "How long before each tick "
+                                "the idle time for handshakes ends", value=gate.headroom_s)
         full = FullCollections.installed()
         if full is not None:
             yield CounterMetricFamily("mediacore_gc_full_collections", "Full garbage "

@@ -53,6 +53,11 @@ class IdleGate:
         self.step_s: float | None = None  # the longest recent step, decayed
 
     @property
+    def waiting(self) -> int:
+        """Steps waiting for idle time (each a connection attempt)."""
+        return len(self._waiters)
+
+    @property
     def headroom_s(self) -> float:
         """How long before the next tick the idle window closes (see the module's doc)."""
         if self.step_s is None:

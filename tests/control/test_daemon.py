@@ -163,6 +163,8 @@ def test_serve_first_start_accounts_health_metrics_and_sigterm(tmp_path, certs):
                          'progress"} 0.0', "mediacore_frames_sent_total",
                          "mediacore_callback_queue_depth", "mediacore_tick_lateness_seconds_"
                          "bucket", 'mediacore_tick_lateness_seconds_bucket{le="0.005"}',
+                         "mediacore_handshakes_waiting 0.0",
+                         "mediacore_idle_headroom_seconds 0.005",
                          "mediacore_gc_full_collections_total",
                          "mediacore_gc_full_collection_longest_seconds"):
                 assert name in metrics, metrics
