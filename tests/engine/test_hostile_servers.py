@@ -15,7 +15,8 @@ from mediacore.engine.events import StreamDegraded
 from mediacore.engine.fork import Fork
 from mediacore.engine.lifecycle import StopReason, StreamStatus
 from tests.engine.conftest import run_mock
-from tests.engine.servers import RawServer, Received, hostile, lasted, reset, tcp_socket
+from tests.engine.servers import (RawServer, Received, hostile, lasted, open_sockets, reset,
+                                  tcp_ports_of, tcp_socket)
 
 
 async def start_then(stream, ws, received, n=1):
@@ -673,3 +674,21 @@ def test_stop_then_close_in_one_write_ends_the_stream_as_remote_close(certs):
         assert final.status is StreamStatus.STOPPED, final.error
         assert final.stop_reason is StopReason.REMOTE_CLOSE and final.error == ""
     run_mock(main)
+
+
+def test_the_scenes_socket_check_finds_a_tcp_socket_by_its_ports():
+    """What `hostile` counts as left open: new TCP sockets with a scene server's port at
+    either end (the live daemon of the API tests opens its own meanwhile)."""
+    before = open_sockets()
+    with stdsocket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with stdsocket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                found = tcp_ports_of(open_sockets() - before)
+                assert sorted(map(sorted, found.values())) == sorted(
+                    [sorted({port, 0}), sorted({port, client.getsockname()[1]}),
+                     sorted({port, client.getsockname()[1]})])
+    assert tcp_ports_of(open_sockets() - before) == {}
