@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import types
 
 import trio
@@ -101,3 +102,18 @@ async def serving(certs, behaviour=None, *, recorder=None, tls: bool = True, **e
         async with engine_for(certs, **engine_kwargs) as engine:
             yield server, engine
         nursery.cancel_scope.cancel()
+
+
+def hold_gate_closed(engine, until: float) -> None:
+    """The engine has no idle time for handshake steps until Trio time `until` (its ticks'
+    work takes the whole period): the gate stays shut (idle_gate.py)."""
+    gate = engine.idle_gate
+    real_open = gate.open
+
+    def open_(until_next: float) -> None:
+        if trio.current_time() < until:
+            gate.open_until = -math.inf
+        else:
+            real_open(until_next)
+    gate.open = open_
+    gate.open_until = -math.inf

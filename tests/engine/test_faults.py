@@ -10,7 +10,8 @@ from mediacore.codec import Format
 from mediacore.engine.events import StreamDegraded, StreamReconnecting
 from mediacore.engine.lifecycle import StopReason, StreamStatus
 from tests.engine.conftest import run_mock
-from tests.engine.helpers import serving, drain_events, engine_for, kinds, tone_frame
+from tests.engine.helpers import (serving, drain_events, engine_for, hold_gate_closed, kinds,
+                                  tone_frame)
 from tests.engine.servers import RawServer, Recorder, TlsCerts, refused_port, start_server
 
 
@@ -294,21 +295,6 @@ def test_reconnect_waits_the_jittered_backoff_exactly(certs):
         first, second = server.attempts
         assert second - first == pytest.approx(expected, abs=1e-9)
     run_mock(main)
-
-
-def hold_gate_closed(engine, until: float) -> None:
-    """The engine has no idle time for handshake steps until Trio time `until` (its ticks'
-    work takes the whole period): the gate stays shut (idle_gate.py)."""
-    gate = engine.idle_gate
-    real_open = gate.open
-
-    def open_(until_next: float) -> None:
-        if trio.current_time() < until:
-            gate.open_until = -math.inf
-        else:
-            real_open(until_next)
-    gate.open = open_
-    gate.open_until = -math.inf
 
 
 def to_a_server_that_never_speaks_tls(certs, *, gate_closed_s: float = 0.0):

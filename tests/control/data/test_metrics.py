@@ -7,7 +7,7 @@ import trio
 
 from control.metrics import Metrics
 from tests.engine.conftest import run_mock
-from tests.engine.helpers import serving
+from tests.engine.helpers import hold_gate_closed, serving
 
 
 def gauge(body: bytes, name: str) -> float:
@@ -23,8 +23,7 @@ def test_handshakes_waiting_for_idle_time_and_the_headroom_are_shown(certs):
             assert gauge(body, "mediacore_handshakes_waiting") == 0
             assert gauge(body, "mediacore_idle_headroom_seconds") == 0.005
             engine.open_call("call-1")
-            engine.idle_gate.open = lambda until: None   # a clock with no idle time left
-            engine.idle_gate.open_until = -math.inf
+            hold_gate_closed(engine, until=math.inf)
             streams = [await engine.start_stream("call-1", {
                 "service_url": f"wss://127.0.0.1:{server.port}/{i}"}) for i in range(3)]
             await trio.sleep(0.1)
