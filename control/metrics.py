@@ -14,6 +14,8 @@
   for the media clock's idle time, and how long before each tick that idle time ends
   (mediacore/engine/idle_gate.py); handshakes that keep waiting mean an engine too busy to
   admit new streams.
+- `mediacore_tick_pace_seconds`: how long each tick spreads its forks' writes over, 0 when
+  ticks are not paced (mediacore/engine/pacing.py).
 - `mediacore_gc_full_collections_total`, `mediacore_gc_full_collection_longest_seconds`,
   `mediacore_gc_frozen_objects`: full garbage collections (the media clock stops during one)
   and what `gc_freeze` keeps out of them; present when the process installed FullCollections
@@ -91,6 +93,9 @@ class EngineCollector:
                                 "the media clock's idle time", value=gate.waiting)
         yield GaugeMetricFamily("mediacore_idle_headroom_seconds", "How long before each tick "
                                 "the idle time for handshakes ends", value=gate.headroom_s)
+        yield GaugeMetricFamily("mediacore_tick_pace_seconds", "How long each tick spreads its "
+                                "forks' writes over (0: not paced)",
+                                value=self.engine.pacer.spread_s)
         full = FullCollections.installed()
         if full is not None:
             yield CounterMetricFamily("mediacore_gc_full_collections", "Full garbage "

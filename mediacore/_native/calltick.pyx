@@ -20,12 +20,22 @@ format than the call's (`Call._convert`), and the forks that `fan_out` hands bac
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_Next, PyDict_Size, PyDict_Values
+from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from mediacore._native.framing cimport Framer
 
 from mediacore._native.fanout cimport fan_out_c
+
+cdef extern from "<time.h>" nogil:
+    int clock_nanosleep(int clock_id, int flags, const timespec *request, timespec *remain)
+    enum: TIMER_ABSTIME
+
+# a paced tick pauses only when this far ahead of its schedule: each pause costs a wake-up
+# (tens of µs of CPU on a VM), and a fork's send time may stray from its place by as much
+PAUSE_MIN_S = 0.001
 
 
 cdef class TrackInputBase:
@@ -134,16 +144,81 @@ def tick_call(CallBase call not None, int64_t ts_ms, double now_ms):
     return _tick(call, ts_ms, now_ms)
 
 
-def tick_calls(dict calls not None, int64_t ts_ms, double now_ms, on_reached, on_error):
+cdef double _monotonic() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef void _sleep_until(double t) noexcept nogil:
+    """Sleep until CLOCK_MONOTONIC reads `t` (a signal may end it early: the tick goes on)."""
+    cdef timespec ts
+    ts.tv_sec = <long>t
+    ts.tv_nsec = <long>((t - ts.tv_sec) * 1e9)
+    if ts.tv_nsec >= 1000000000:
+        ts.tv_sec += 1
+        ts.tv_nsec -= 1000000000
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)
+
+
+def pause_s(Py_ssize_t writers_done, double origin, double spacing, double now):
+    """How long a paced tick pauses before its next call, at `now` (CLOCK_MONOTONIC s), with
+    `writers_done` writers ticked: until `origin + writers_done * spacing` when that is at
+    least PAUSE_MIN_S away, else not at all (0.0)."""
+    cdef double ahead
+    if spacing <= 0.0:
+        return 0.0
+    ahead = origin + writers_done * spacing - now
+    return ahead if ahead >= PAUSE_MIN_S else 0.0
+
+
+cdef inline Py_ssize_t _writers(CallBase call) noexcept:
+    """The call's fan-out writers, over all its format groups."""
+    cdef Py_ssize_t pos = 0, n = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    if call.groups is None:
+        return 0
+    while PyDict_Next(call.groups, &pos, &k, &v):
+        if type(<object>v) is list:
+            n += PyList_GET_SIZE(<list>v)
+    return n
+
+
+def tick_calls(dict calls not None, int64_t ts_ms, double now_ms, on_reached, on_error,
+               double pace_origin=0.0, double pace_spacing=0.0):
     """Tick every call of `calls` (values: CallBase), in order. A call's exception goes to
     `on_error(call, exc)` and the next call goes on; `on_reached(call, names)` gets the
     checkpoints a call's playback reached. The calls ticked are those of `calls` when the
-    tick starts (a callback may open or close calls meanwhile)."""
-    for call in PyDict_Values(calls):
+    tick starts (a callback may open or close calls meanwhile).
+
+    Paced (`pace_spacing` > 0, s per writer): the writers after the first k ticked are not
+    started before `pace_origin + k * pace_spacing` (CLOCK_MONOTONIC s): between two calls
+    the tick sleeps, without the GIL, when it is at least PAUSE_MIN_S ahead of that (see
+    mediacore/engine/pacing.py for why). Returns (writers ticked, seconds paused)."""
+    cdef Py_ssize_t done = 0, i = 0, n
+    cdef double paused = 0.0, wait, before
+    snapshot = PyDict_Values(calls)
+    n = PyList_GET_SIZE(snapshot)
+    for call in snapshot:
+        i += 1
+        if not isinstance(call, CallBase):
+            what = "None" if call is None else type(call).__name__
+            on_error(call, TypeError(f"a call must be a CallBase, not {what}"))
+            continue
+        done += _writers(<CallBase>call)
         try:
-            reached = _tick(<CallBase?>call, ts_ms, now_ms)
+            reached = _tick(<CallBase>call, ts_ms, now_ms)
         except Exception as exc:  # one call's bug never stops the clock
             on_error(call, exc)
-            continue
+            reached = None
         if reached:
             on_reached(call, reached)
+        if pace_spacing > 0.0 and i < n:
+            before = _monotonic()
+            wait = pause_s(done, pace_origin, pace_spacing, before)
+            if wait > 0.0:
+                with nogil:
+                    _sleep_until(before + wait)
+                paused += _monotonic() - before
+    return done, paused

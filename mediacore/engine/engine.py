@@ -10,7 +10,8 @@
 
 One ticker task runs the media clock (`MediaClock`, 20 ms, drift-free from
 `trio.current_time()`); each tick every call yields one frame per track and every fork gets
-its frame(s) through its direct path (fork.py). Each fork runs in its own task as an error
+its frame(s) through its direct path (fork.py), at the fork's place in the tick's schedule
+when the tick's work is large (pacing.py). Each fork runs in its own task as an error
 boundary. Status transitions follow the lifecycle table (lifecycle.py); the event feed
 carries one event per transition and per played / cleared / degraded / reconnect.
 """
@@ -41,6 +42,7 @@ from mediacore.engine.events import (AudioCleared, CheckpointPlayed, DtmfRequest
                                      StreamStarted)
 from mediacore.engine.fork import STOP_GRACE_S, Fork
 from mediacore.engine.idle_gate import IdleGate
+from mediacore.engine.pacing import Pacer
 from mediacore.engine.timers import Timers
 from mediacore.engine.lifecycle import StreamInput, StreamStatus, next_state
 from mediacore.engine.params import InvalidParameter, StreamParams, UrlPolicy
@@ -97,10 +99,11 @@ class Engine:
                  max_streams_per_call: int = DEFAULT_MAX_STREAMS_PER_CALL,
                  max_streams: int | None = None, wall_clock=time.time,
                  rng: random_module.Random | None = None,
-                 write_log: WriteLog | None = None) -> None:
+                 write_log: WriteLog | None = None, pace: bool = True) -> None:
         """`write_log`, if given, notes when each media frame of the streams it names was
         handed to the socket in full (natively, on the hot path); the fan-out benchmark
-        measures lateness with it."""
+        measures lateness with it. `pace=False` turns off paced ticks (pacing.py): every
+        tick then writes its forks back to back, as fast as it can."""
         self.policy = policy
         # an application's own ssl.SSLContext is used as given (stdlib TLS); otherwise the
         # native TLS client with the same checks (transport.py)
@@ -113,6 +116,8 @@ class Engine:
         self._epoch_offset = 0.0
         self.clock = MediaClock()
         self.idle_gate = IdleGate()  # TLS handshake steps run between ticks (idle_gate.py)
+        self.pace = pace
+        self.pacer = Pacer(self.clock.period_s)  # each fork's place in the tick (pacing.py)
         self.timers = Timers()  # every fork's timeout and keepalive, on one task (timers.py)
         self.calls: dict[str, Call] = {}
         self._streams: dict[str, _Record] = {}
@@ -360,10 +365,17 @@ class Engine:
             self.clock.close()
 
     async def _tick_forever(self) -> None:
+        pacer = self.pacer
         async for tick, due in self.clock:
             ts_ms = int((due + self._epoch_offset) * 1000)
+            # paced on real time only: under MockClock virtual time stays exact (pacing.py)
+            spacing = pacer.spacing_s if self.clock.uses_os_timer and self.pace else 0.0
+            started = time.monotonic()
+            origin = started - (trio.current_time() - due)  # the due time, CLOCK_MONOTONIC
             # every call's frames to its forks, in C; Python runs where it must (calltick.pyx)
-            tick_calls(self.calls, ts_ms, due * 1000, self._checkpoints, self._call_failed)
+            writers, paused = tick_calls(self.calls, ts_ms, due * 1000, self._checkpoints,
+                                         self._call_failed, origin, spacing)
+            pacer.took(time.monotonic() - started - paused, writers)
             # the tick's work is done: until just before the next tick, heavy steps may run
             self.idle_gate.open(self.clock.due(tick + 1) - self.idle_gate.headroom_s)
 

@@ -165,6 +165,7 @@ def test_serve_first_start_accounts_health_metrics_and_sigterm(tmp_path, certs):
                          "bucket", 'mediacore_tick_lateness_seconds_bucket{le="0.005"}',
                          "mediacore_handshakes_waiting 0.0",
                          "mediacore_idle_headroom_seconds 0.005",
+                         "mediacore_tick_pace_seconds 0.0",
                          "mediacore_gc_full_collections_total",
                          "mediacore_gc_full_collection_longest_seconds"):
                 assert name in metrics, metrics

@@ -10,11 +10,12 @@ import collections
 import datetime as dt
 import json
 import socket
+import time
 import types
 
 import pytest
 
-from mediacore._native.calltick import CallBase, tick_call, tick_calls
+from mediacore._native.calltick import PAUSE_MIN_S, CallBase, pause_s, tick_call, tick_calls
 from mediacore._native.fanout import FIRST, NOT_READY, DirectWriter
 from mediacore.codec import ByteOrder, Format, Transcoder
 from mediacore.engine.call import Call
@@ -232,3 +233,41 @@ def test_the_engine_logs_a_broken_call_and_ticks_the_others(caplog):
 
     with caplog.at_level("ERROR", logger="mediacore.engine"):
         trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_tick_calls_counts_the_writers_it_ticked_and_pauses_not_when_unpaced(forks):
+    calls = {f"c-{i}": call_with(forks, (Format.MULAW_8K,), (Format.MULAW_8K, ByteOrder.LE,
+                                                             {"stream_id": "s-2"}),
+                                 call_id=f"c-{i}") for i in range(3)}
+    assert tick_calls(calls, T0, 0.0, None, None) == (6, 0.0)
+    assert all(len(f.payloads()) == 1 for f in forks)
+
+
+def test_a_paced_tick_starts_no_call_before_its_place_in_the_schedule(forks):
+    # 3 calls of 2 writers, 5 ms per writer from now: the second call may start 10 ms in, the
+    # third 20 ms in; nothing waits after the last call
+    calls = {f"c-{i}": call_with(forks, (Format.MULAW_8K,), (Format.MULAW_8K, ByteOrder.LE,
+                                                             {"stream_id": "s-2"}),
+                                 call_id=f"c-{i}") for i in range(3)}
+    origin = time.monotonic()
+    writers, paused = tick_calls(calls, T0, 0.0, None, None, origin, 0.005)
+    ended = time.monotonic()
+    assert writers == 6
+    assert ended - origin >= 0.020 and paused >= 0.019  # the sleep ends at its deadline
+    assert all(len(f.payloads()) == 1 for f in forks)
+
+
+@pytest.mark.parametrize("done, now, expected", [
+    (4, 100.000, 0.020),    # 20 ms ahead of the 5th writer's place: pause until it
+    (4, 100.0185, 0.0015),  # more than PAUSE_MIN_S ahead pauses
+    (4, 100.0195, 0.0),     # less than that goes straight on
+    (4, 100.030, 0.0),      # behind the schedule goes straight on
+    (0, 99.990, 0.010),
+])
+def test_the_pause_is_until_the_next_writers_place_when_far_enough_ahead(done, now, expected):
+    assert pause_s(done, 100.0, 0.005, now) == pytest.approx(expected, abs=1e-9)
+    assert PAUSE_MIN_S == 0.001
+
+
+def test_an_unpaced_tick_never_pauses():
+    assert pause_s(10, 100.0, 0.0, 0.0) == 0.0

@@ -11,12 +11,15 @@ the window). The sink counts at most `plan.frames` media messages per fork, so t
 before and after are neither loss nor excess. CPU_START is read when fork 0 has written
 frame `plan.warmup - 1`, CPU_END when the last fork writes its last frame; `gc.freeze()`
 after start-up keeps the long-lived objects out of the collector, as a deployment would.
+`MEDIACORE_BENCH_PACE=0` in the environment runs the engine with `pace=False` (no paced
+ticks, mediacore/engine/pacing.py), to compare.
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import os
 
 import trio
 
@@ -77,7 +80,8 @@ async def main(plan: Plan, record: rec.Record) -> None:
     # configured as a deployment is (a CA file): wss runs on the native TLS client
     async with Engine(policy=policy, ca_file=plan.ca_file if plan.tls else None,
                       write_log=meter.log,
-                      max_streams_per_call=FORKS_PER_CALL) as engine:
+                      max_streams_per_call=FORKS_PER_CALL,
+                      pace=os.environ.get("MEDIACORE_BENCH_PACE", "1") != "0") as engine:
         calls = [f"call-{c}" for c in range(math.ceil(plan.forks / FORKS_PER_CALL))]
         for call in calls:
             engine.open_call(call, format=Format.MULAW_8K)

@@ -22,6 +22,7 @@ def test_handshakes_waiting_for_idle_time_and_the_headroom_are_shown(certs):
             body, _ = await metrics.render()
             assert gauge(body, "mediacore_handshakes_waiting") == 0
             assert gauge(body, "mediacore_idle_headroom_seconds") == 0.005
+            assert gauge(body, "mediacore_tick_pace_seconds") == 0.0  # a tick's work is tiny
             engine.open_call("call-1")
             hold_gate_closed(engine, until=math.inf)
             streams = [await engine.start_stream("call-1", {
