@@ -35,7 +35,8 @@ cdef extern from "<time.h>" nogil:
 
 # a paced tick pauses only when this far ahead of its schedule: each pause costs a wake-up
 # (tens of µs of CPU on a VM), and a fork's send time may stray from its place by as much
-PAUSE_MIN_S = 0.001
+cdef double _PAUSE_MIN_S = 0.001
+PAUSE_MIN_S = _PAUSE_MIN_S
 
 
 cdef class TrackInputBase:
@@ -161,15 +162,20 @@ cdef void _sleep_until(double t) noexcept nogil:
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)
 
 
-def pause_s(Py_ssize_t writers_done, double origin, double spacing, double now):
-    """How long a paced tick pauses before its next call, at `now` (CLOCK_MONOTONIC s), with
-    `writers_done` writers ticked: until `origin + writers_done * spacing` when that is at
-    least PAUSE_MIN_S away, else not at all (0.0)."""
+cdef inline double _pause_s(Py_ssize_t writers_done, double origin, double spacing,
+                            double now) noexcept nogil:
     cdef double ahead
     if spacing <= 0.0:
         return 0.0
     ahead = origin + writers_done * spacing - now
-    return ahead if ahead >= PAUSE_MIN_S else 0.0
+    return ahead if ahead >= _PAUSE_MIN_S else 0.0
+
+
+def pause_s(Py_ssize_t writers_done, double origin, double spacing, double now):
+    """How long a paced tick pauses before its next call, at `now` (CLOCK_MONOTONIC s), with
+    `writers_done` writers ticked: until `origin + writers_done * spacing` when that is at
+    least PAUSE_MIN_S away, else not at all (0.0)."""
+    return _pause_s(writers_done, origin, spacing, now)
 
 
 cdef inline Py_ssize_t _writers(CallBase call) noexcept:
@@ -186,18 +192,22 @@ cdef inline Py_ssize_t _writers(CallBase call) noexcept:
 
 
 def tick_calls(dict calls not None, int64_t ts_ms, double now_ms, on_reached, on_error,
-               double pace_origin=0.0, double pace_spacing=0.0):
+               double pace_spacing=0.0, double late_s=0.0):
     """Tick every call of `calls` (values: CallBase), in order. A call's exception goes to
     `on_error(call, exc)` and the next call goes on; `on_reached(call, names)` gets the
     checkpoints a call's playback reached. The calls ticked are those of `calls` when the
     tick starts (a callback may open or close calls meanwhile).
 
     Paced (`pace_spacing` > 0, s per writer): the writers after the first k ticked are not
-    started before `pace_origin + k * pace_spacing` (CLOCK_MONOTONIC s): between two calls
-    the tick sleeps, without the GIL, when it is at least PAUSE_MIN_S ahead of that (see
-    mediacore/engine/pacing.py for why). Returns (writers ticked, seconds paused)."""
+    started before the tick's due time + k * pace_spacing, the due time being `late_s`
+    before this call: between two calls the tick sleeps, without the GIL, when it is at
+    least PAUSE_MIN_S ahead of that (see mediacore/engine/pacing.py for why). The clock read
+    is CLOCK_MONOTONIC, in C. Returns (writers ticked, seconds of work: the time taken
+    without the pauses, seconds paused)."""
     cdef Py_ssize_t done = 0, i = 0, n
-    cdef double paused = 0.0, wait, before
+    cdef double paused = 0.0, wait, before, started, origin
+    started = _monotonic()
+    origin = started - late_s
     snapshot = PyDict_Values(calls)
     n = PyList_GET_SIZE(snapshot)
     for call in snapshot:
@@ -216,9 +226,9 @@ def tick_calls(dict calls not None, int64_t ts_ms, double now_ms, on_reached, on
             on_reached(call, reached)
         if pace_spacing > 0.0 and i < n:
             before = _monotonic()
-            wait = pause_s(done, pace_origin, pace_spacing, before)
+            wait = _pause_s(done, origin, pace_spacing, before)
             if wait > 0.0:
                 with nogil:
                     _sleep_until(before + wait)
                 paused += _monotonic() - before
-    return done, paused
+    return done, _monotonic() - started - paused, paused

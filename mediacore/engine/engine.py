@@ -370,12 +370,11 @@ class Engine:
             ts_ms = int((due + self._epoch_offset) * 1000)
             # paced on real time only: under MockClock virtual time stays exact (pacing.py)
             spacing = pacer.spacing_s if self.clock.uses_os_timer and self.pace else 0.0
-            started = time.monotonic()
-            origin = started - (trio.current_time() - due)  # the due time, CLOCK_MONOTONIC
             # every call's frames to its forks, in C; Python runs where it must (calltick.pyx)
-            writers, paused = tick_calls(self.calls, ts_ms, due * 1000, self._checkpoints,
-                                         self._call_failed, origin, spacing)
-            pacer.took(time.monotonic() - started - paused, writers)
+            writers, work_s, _ = tick_calls(self.calls, ts_ms, due * 1000, self._checkpoints,
+                                            self._call_failed, spacing,
+                                            trio.current_time() - due)
+            pacer.took(work_s, writers)
             # the tick's work is done: until just before the next tick, heavy steps may run
             self.idle_gate.open(self.clock.due(tick + 1) - self.idle_gate.headroom_s)
 

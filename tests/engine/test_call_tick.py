@@ -235,26 +235,40 @@ def test_the_engine_logs_a_broken_call_and_ticks_the_others(caplog):
         trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
-def test_tick_calls_counts_the_writers_it_ticked_and_pauses_not_when_unpaced(forks):
-    calls = {f"c-{i}": call_with(forks, (Format.MULAW_8K,), (Format.MULAW_8K, ByteOrder.LE,
-                                                             {"stream_id": "s-2"}),
-                                 call_id=f"c-{i}") for i in range(3)}
-    assert tick_calls(calls, T0, 0.0, None, None) == (6, 0.0)
+def three_calls_of_two(forks):
+    return {f"c-{i}": call_with(forks, (Format.MULAW_8K,), (Format.MULAW_8K, ByteOrder.LE,
+                                                            {"stream_id": "s-2"}),
+                                call_id=f"c-{i}") for i in range(3)}
+
+
+def test_tick_calls_counts_the_writers_it_ticked_and_its_work(forks):
+    calls = three_calls_of_two(forks)
+    started = time.monotonic()
+    writers, work_s, paused_s = tick_calls(calls, T0, 0.0, None, None)
+    assert writers == 6 and paused_s == 0.0
+    assert 0 < work_s <= time.monotonic() - started
     assert all(len(f.payloads()) == 1 for f in forks)
 
 
 def test_a_paced_tick_starts_no_call_before_its_place_in_the_schedule(forks):
     # 3 calls of 2 writers, 5 ms per writer from now: the second call may start 10 ms in, the
-    # third 20 ms in; nothing waits after the last call
-    calls = {f"c-{i}": call_with(forks, (Format.MULAW_8K,), (Format.MULAW_8K, ByteOrder.LE,
-                                                             {"stream_id": "s-2"}),
-                                 call_id=f"c-{i}") for i in range(3)}
-    origin = time.monotonic()
-    writers, paused = tick_calls(calls, T0, 0.0, None, None, origin, 0.005)
-    ended = time.monotonic()
+    # third 20 ms in; nothing waits after the last call, and the pauses are not work
+    calls = three_calls_of_two(forks)
+    started = time.monotonic()
+    writers, work_s, paused_s = tick_calls(calls, T0, 0.0, None, None, 0.005)
+    elapsed = time.monotonic() - started
     assert writers == 6
-    assert ended - origin >= 0.020 and paused >= 0.019  # the sleep ends at its deadline
+    assert elapsed >= 0.020 and paused_s >= 0.019  # a sleep ends at its deadline, not before
+    assert work_s + paused_s <= elapsed
     assert all(len(f.payloads()) == 1 for f in forks)
+
+
+def test_a_late_tick_keeps_the_schedule_of_its_due_time(forks):
+    # due 30 ms ago: every place (10 and 20 ms after the due time) has passed, no pause;
+    # due 10 ms ago: the third call's place is 10 ms from now
+    calls = three_calls_of_two(forks)
+    assert tick_calls(calls, T0, 0.0, None, None, 0.005, 0.030)[2] == 0.0
+    assert tick_calls(calls, T0 + 20, 20.0, None, None, 0.005, 0.010)[2] >= 0.009
 
 
 @pytest.mark.parametrize("done, now, expected", [
