@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mediacore.engine.pacing import (HYSTERESIS, MAX_SHARE, MIN_SPREAD_S, QUANTILE,
+from mediacore.engine.pacing import (LOWER_AT, MAX_SHARE, MIN_SPREAD_S, QUANTILE, RAISE_AT,
                                      RECOMPUTE_TICKS, WINDOW_TICKS, Pacer)
 
 PERIOD = 0.020
@@ -42,14 +42,29 @@ def test_the_spacing_waits_for_the_next_recompute_and_holds_through_small_change
     assert pacer.spacing_s == 0.0  # nothing taken before RECOMPUTE_TICKS ticks
     feed(pacer, 6e-6, 2000, 1)
     assert pacer.spacing_s == pytest.approx(6e-6)
-    # the cost creeps up by less than the hysteresis: every fork keeps its place
-    feed(pacer, 6e-6 * (1 + HYSTERESIS / 2), 2000, WINDOW_TICKS)
+    # the cost creeps up by less than RAISE_AT: every fork keeps its place
+    feed(pacer, 6e-6 * (1 + RAISE_AT / 2), 2000, WINDOW_TICKS)
     assert pacer.spacing_s == pytest.approx(6e-6)
-    # a larger move is followed, up and down
-    feed(pacer, 7e-6, 2000, WINDOW_TICKS)
+    # more than that is followed as soon as it is the quantile (a tenth of the window)
+    feed(pacer, 7e-6, 2000, 2 * RECOMPUTE_TICKS)
     assert pacer.spacing_s == pytest.approx(7e-6)
-    feed(pacer, 5e-6, 2000, WINDOW_TICKS)
+
+
+def test_the_spacing_falls_only_when_the_cost_falls_well_below_it():
+    pacer = Pacer(PERIOD)
+    feed(pacer, 8e-6, 1500, WINDOW_TICKS)  # e.g. the ticks while streams connect
+    assert pacer.spacing_s == pytest.approx(8e-6)
+    feed(pacer, 8e-6 * (1 - LOWER_AT / 2), 1500, WINDOW_TICKS)
+    assert pacer.spacing_s == pytest.approx(8e-6)  # only idle time is lost meanwhile
+    feed(pacer, 5e-6, 1500, WINDOW_TICKS)
     assert pacer.spacing_s == pytest.approx(5e-6)
+
+
+def test_fewer_writers_never_leave_a_spacing_above_the_cap():
+    pacer = Pacer(PERIOD)
+    feed(pacer, 8e-6, 2000, WINDOW_TICKS)
+    feed(pacer, 8e-6, 2200)  # more forks at the same cost: 17.6 ms, above the cap
+    assert pacer.spacing_s == pytest.approx(MAX_SHARE * PERIOD / 2200)
 
 
 def test_paced_writes_end_by_the_max_share_of_the_period():
